@@ -1,0 +1,413 @@
+//! `sealpost`: parses arguments and wires the library crates together.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use sealpost_audit::{Action, Actor, NewEvent, Outcome, VerifyReport};
+use sealpost_model::{ApiKeyId, MessageId, Role, Scope, TenantId};
+use sealpost_server::app::{App, system_tenant};
+use sealpost_server::bootstrap::{self, InitOutput};
+use sealpost_server::config::Config;
+
+/// Secure email for healthcare: SMTP and REST intake, encryption at rest,
+/// a tamper-evident audit log.
+#[derive(Parser)]
+#[command(name = "sealpost", version, propagate_version = true)]
+struct Cli {
+    /// Data directory (configuration, keys, database, blobs).
+    #[arg(long, global = true, env = "SEALPOST_DATA", default_value = "./sealpost-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (initializes the data directory on first run).
+    Serve,
+    /// Create configuration, keys, the first tenant, an admin and an API key.
+    Init {
+        /// Print the result as one JSON object (data_dir, tenant, admin_user, admin_password, api_key).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read stored messages.
+    Message {
+        #[command(subcommand)]
+        command: MessageCommand,
+    },
+    /// Verify or export the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessageCommand {
+    /// Show a message's state, or with --raw its original bytes (audited).
+    Show {
+        /// Message id.
+        id: String,
+        /// Write the original RFC 5322 bytes to standard output.
+        #[arg(long)]
+        raw: bool,
+        /// Tenant that owns the message.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain and signed checkpoints; exit 1 naming the first bad event.
+    Verify,
+    /// Write every event.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    /// JSON lines.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with its own key-encryption key.
+    Create {
+        /// Tenant id (a-z, 0-9, '-').
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenant ids.
+    List,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password comes from SEALPOST_NEW_PASSWORD or is generated and printed.
+    Add {
+        /// Login name.
+        name: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Role: admin, compliance, legal, sender, auditor.
+        #[arg(long, default_value = "sender")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key (printed once).
+    Create {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Label.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Comma-separated scopes: send, read-events, admin.
+        #[arg(long, default_value = "send")]
+        scopes: String,
+    },
+    /// List a tenant's keys (ids, names, scopes; never secrets).
+    List {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// Key id.
+        id: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Rotate a tenant's key-encryption key (re-wraps data keys, not bodies).
+    Rotate {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+fn tenant(s: &str) -> Result<TenantId> {
+    TenantId::parse(s).with_context(|| format!("tenant {s:?}"))
+}
+
+async fn open(data: &Path) -> Result<Arc<App>> {
+    if !bootstrap::is_initialized(data)? {
+        bail!("{} is not initialized: run `sealpost init` (or `sealpost serve`) first", data.display());
+    }
+    let cfg = Config::load(data)?.unwrap_or_default();
+    Ok(App::open(data, cfg).await?)
+}
+
+fn print_credentials(out: &InitOutput) {
+    println!("Sealpost initialized in {}", out.data_dir.display());
+    println!("  tenant:         {}", out.tenant);
+    println!("  admin user:     {}", out.admin_user);
+    println!("  admin password: {}", out.admin_password);
+    println!("  API key:        {}", out.api_key);
+    println!("These secrets are shown once; only their hashes are stored.");
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SEALPOST_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<i32> {
+    let data = cli.data.clone();
+    match cli.command {
+        Command::Init { json } => {
+            let (app, out) = bootstrap::init(&data).await?;
+            app.store.close().await;
+            if json {
+                println!("{}", serde_json::to_string(&out)?);
+            } else {
+                print_credentials(&out);
+            }
+        }
+        Command::Serve => {
+            let app = if bootstrap::is_initialized(&data)? {
+                open(&data).await?
+            } else {
+                let (app, out) = bootstrap::init(&data).await?;
+                print_credentials(&out);
+                app
+            };
+            let shutdown = async {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
+                }
+            };
+            sealpost_server::serve(app, shutdown, |bound| {
+                println!("Sealpost is running (data: {})", data.display());
+                for (kind, addr) in bound {
+                    println!("  {kind:<40} {addr}");
+                }
+                println!(
+                    "Log in as user `admin`; submit with `apikey` + your API key (SMTP AUTH) or a Bearer token (API)."
+                );
+                let _ = std::io::stdout().flush();
+            })
+            .await?;
+        }
+        Command::Message { command: MessageCommand::Show { id, raw, tenant: t } } => {
+            let app = open(&data).await?;
+            let id = MessageId::parse(&id).context("message id")?;
+            let m = app.open_message(&tenant(&t)?, &id, Actor::cli(), raw).await;
+            app.store.close().await;
+            let m = m?;
+            if let Some(bytes) = m.raw {
+                std::io::stdout().write_all(&bytes)?;
+            } else {
+                let state = serde_json::json!({
+                    "id": m.record.id.to_string(),
+                    "state": m.record.state,
+                    "created_at": sealpost_audit::rfc3339_micros(m.record.created_at),
+                    "category": m.record.category.as_str(),
+                    "size": m.record.size,
+                    "sha256": m.meta.sha256,
+                    "recipients": m.recipients.iter().map(|r| serde_json::json!({"id": r.id.to_string(), "state": r.state})).collect::<Vec<_>>(),
+                });
+                println!("{}", serde_json::to_string_pretty(&state)?);
+            }
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let app = open(&data).await?;
+            let report = verify_audit(&app).await;
+            let outcome = match &report {
+                Ok(r) if r.is_ok() => Outcome::Success,
+                _ => Outcome::Failure,
+            };
+            let _ = app.audit(vec![NewEvent::new(system_tenant(), Actor::cli(), Action::AuditVerified, outcome)]).await;
+            app.store.close().await;
+            let report = report?;
+            return Ok(match report {
+                VerifyReport::Ok { events, checkpoints, last_seq } => {
+                    println!("OK: {events} events (last #{last_seq}), {checkpoints} signed checkpoints verified");
+                    0
+                }
+                VerifyReport::Broken(p) => {
+                    println!("FAILED: {p}");
+                    1
+                }
+            });
+        }
+        Command::Audit { command: AuditCommand::Export { format, out } } => {
+            let app = open(&data).await?;
+            let mut w: Box<dyn Write> = match &out {
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p).with_context(|| p.display().to_string())?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            if matches!(format, ExportFormat::Csv) {
+                writeln!(w, "{}", sealpost_audit::CSV_HEADER)?;
+            }
+            let mut after = 0;
+            let mut count = 0i64;
+            loop {
+                let page = app.store.audit_events(after, 5000).await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for e in &page {
+                    match format {
+                        ExportFormat::Jsonl => writeln!(w, "{}", sealpost_audit::to_json_line(e))?,
+                        ExportFormat::Csv => writeln!(w, "{}", sealpost_audit::to_csv_row(e))?,
+                    }
+                    count += 1;
+                }
+            }
+            w.flush()?;
+            app.audit(vec![
+                NewEvent::new(system_tenant(), Actor::cli(), Action::AuditExported, Outcome::Success)
+                    .detail("events", sealpost_audit::DetailValue::Count(count)),
+            ])
+            .await?;
+            app.store.close().await;
+        }
+        Command::Tenant { command: TenantCommand::Create { id, name } } => {
+            let app = open(&data).await?;
+            let t = tenant(&id)?;
+            let r = app.create_tenant(&t, name.as_deref().unwrap_or(&id), Actor::cli()).await;
+            app.store.close().await;
+            r?;
+            println!("tenant {t} created");
+        }
+        Command::Tenant { command: TenantCommand::List } => {
+            let app = open(&data).await?;
+            for t in app.store.tenant_ids().await? {
+                println!("{t}");
+            }
+            app.store.close().await;
+        }
+        Command::User { command: UserCommand::Add { name, tenant: t, role } } => {
+            let app = open(&data).await?;
+            let role = Role::parse(&role)?;
+            let (password, generated) = match std::env::var("SEALPOST_NEW_PASSWORD") {
+                Ok(p) => (p, false),
+                Err(_) => (sealpost_server::admin::generated_password()?, true),
+            };
+            let r = app.create_user(&tenant(&t)?, &name, &password, role, Actor::cli()).await;
+            app.store.close().await;
+            let id = r?;
+            println!("user {name} ({id}) created with role {role}");
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        Command::Apikey { command: ApikeyCommand::Create { tenant: t, name, scopes } } => {
+            let app = open(&data).await?;
+            let scopes = scopes.split(',').map(|s| Scope::parse(s.trim())).collect::<Result<Vec<_>, _>>()?;
+            let r = app.create_api_key(&tenant(&t)?, &name, scopes, Actor::cli()).await;
+            app.store.close().await;
+            let (_, key) = r?;
+            println!("{key}");
+        }
+        Command::Apikey { command: ApikeyCommand::List { tenant: t } } => {
+            let app = open(&data).await?;
+            for k in app.store.api_keys(&tenant(&t)?).await? {
+                let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}  {:<8} {:<24} {}", k.id, state, scopes.join(","), k.name);
+            }
+            app.store.close().await;
+        }
+        Command::Apikey { command: ApikeyCommand::Revoke { id, tenant: t } } => {
+            let app = open(&data).await?;
+            let id = ApiKeyId::parse(&id).context("api key id")?;
+            let r = app.revoke_api_key(&tenant(&t)?, &id, Actor::cli()).await;
+            app.store.close().await;
+            r?;
+            println!("api key {id} revoked");
+        }
+        Command::Keys { command: KeysCommand::Rotate { tenant: t } } => {
+            let app = open(&data).await?;
+            let r = app.rotate_kek(&tenant(&t)?, Actor::cli()).await;
+            app.store.close().await;
+            let (version, count) = r?;
+            println!("tenant {t}: key-encryption key version {version}; {count} data keys re-wrapped");
+        }
+    }
+    Ok(0)
+}
+
+async fn verify_audit(app: &App) -> Result<VerifyReport> {
+    // Read the head first: events committed after this read are simply not
+    // covered by this run (they are appended after the head we compare with).
+    let head = app.store.audit_head().await?;
+    let checkpoints = app.store.audit_checkpoints().await?;
+    let keys = app.store.audit_keys().await?;
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = app.store.audit_events(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        let done = page.iter().any(|e| e.seq >= head.seq);
+        events.extend(page.into_iter().filter(|e| e.seq <= head.seq));
+        if done {
+            break;
+        }
+    }
+    let checkpoints: Vec<_> = checkpoints.into_iter().filter(|c| c.seq <= head.seq).collect();
+    Ok(sealpost_audit::verify(events, &checkpoints, Some(&head), &keys))
+}

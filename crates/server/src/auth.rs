@@ -1,0 +1,246 @@
+//! Who is calling: users (password, Argon2id) and API keys
+//! (`sp_<id>_<secret>`), with failure delay and lockout (R-ID-5), and an
+//! audit event for every attempt.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
+use sealpost_crypto::{ApiKeySecret, PasswordHash, verify_password};
+use sealpost_model::{ApiKeyId, Role, Scope, TenantId, UserId};
+
+use crate::ServerError;
+use crate::app::{App, system_tenant};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A user who gave their password.
+    User {
+        /// Id.
+        id: UserId,
+        /// Tenant.
+        tenant: TenantId,
+        /// Role.
+        role: Role,
+    },
+    /// A caller holding an API key.
+    ApiKey {
+        /// Key id.
+        id: ApiKeyId,
+        /// Tenant.
+        tenant: TenantId,
+        /// What it may do.
+        scopes: Vec<Scope>,
+    },
+}
+
+impl Principal {
+    /// The tenant whose data this caller may reach (and no other).
+    pub fn tenant(&self) -> &TenantId {
+        match self {
+            Principal::User { tenant, .. } | Principal::ApiKey { tenant, .. } => tenant,
+        }
+    }
+    /// The audit actor.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Principal::User { id, .. } => Actor::user(*id),
+            Principal::ApiKey { id, .. } => Actor::api_key(*id),
+        }
+    }
+    /// Whether the caller may do what `scope` covers. `admin` covers all;
+    /// users map roles to scopes (see docs/permissions.md).
+    pub fn allows(&self, scope: Scope) -> bool {
+        match self {
+            Principal::ApiKey { scopes, .. } => scopes.contains(&Scope::Admin) || scopes.contains(&scope),
+            Principal::User { role, .. } => match role {
+                Role::Admin => true,
+                Role::Sender => matches!(scope, Scope::Send | Scope::ReadEvents),
+                Role::Compliance | Role::Legal | Role::Auditor => scope == Scope::ReadEvents,
+            },
+        }
+    }
+}
+
+/// Why authentication failed. Deliberately coarse towards the client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Wrong name, password or key (the client is not told which).
+    Invalid,
+    /// Too many recent failures for this name or client address.
+    LockedOut,
+}
+
+/// Counts failures per user name and per client IP; locks out after
+/// `max_failures` within the lockout window.
+#[derive(Default)]
+pub struct LoginGuard {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    failures: u32,
+    first: Instant,
+    locked_until: Option<Instant>,
+}
+
+impl LoginGuard {
+    fn is_locked(&self, keys: &[String]) -> bool {
+        let now = Instant::now();
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        keys.iter().any(|k| map.get(k).and_then(|e| e.locked_until).is_some_and(|t| t > now))
+    }
+
+    /// Records a failure; returns true if this failure locked a key.
+    fn fail(&self, keys: &[String], max: u32, window: Duration) -> bool {
+        let now = Instant::now();
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut locked = false;
+        for k in keys {
+            let e = map.entry(k.clone()).or_insert(Entry { failures: 0, first: now, locked_until: None });
+            if now.duration_since(e.first) > window {
+                *e = Entry { failures: 0, first: now, locked_until: None };
+            }
+            e.failures += 1;
+            if e.failures >= max && e.locked_until.is_none() {
+                e.locked_until = Some(now + window);
+                locked = true;
+            }
+        }
+        locked
+    }
+
+    fn succeed(&self, name_key: &str) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(name_key);
+    }
+}
+
+fn parse_api_key(text: &str) -> Option<(ApiKeyId, ApiKeySecret)> {
+    let rest = text.strip_prefix("sp_")?;
+    let (id, secret) = rest.split_once('_')?;
+    Some((ApiKeyId::parse(id).ok()?, ApiKeySecret::from_presented(secret)))
+}
+
+/// Formats a full API key for showing once.
+pub fn format_api_key(id: &ApiKeyId, secret: &ApiKeySecret) -> String {
+    format!("sp_{id}_{}", secret.expose())
+}
+
+impl App {
+    /// Checks an API key presented as a bearer token or SMTP password.
+    /// Returns the key's principal, or None when it is unknown, wrong or revoked.
+    pub async fn check_api_key(&self, presented: &str) -> Result<Option<Principal>, ServerError> {
+        let Some((id, secret)) = parse_api_key(presented) else { return Ok(None) };
+        let Some(rec) = self.store.api_key(&id).await? else { return Ok(None) };
+        if rec.revoked_at.is_some() || !secret.matches(&rec.verifier) {
+            return Ok(None);
+        }
+        Ok(Some(Principal::ApiKey { id: rec.id, tenant: rec.tenant, scopes: rec.scopes }))
+    }
+
+    /// Authenticates a user name and password, or `apikey` and a key, from
+    /// `client`. Applies the failure delay and lockout and audits the attempt.
+    pub async fn login(&self, username: &str, password: &str, client: IpAddr) -> Result<Principal, AuthFailure> {
+        let name_key = format!("name:{}", username.to_lowercase());
+        let keys = [name_key.clone(), format!("ip:{client}")];
+        let auth = &self.cfg.auth;
+        if self.guard.is_locked(&keys) {
+            let ev = NewEvent::new(system_tenant(), Actor::unknown_login(), Action::LoginLockedOut, Outcome::Failure)
+                .detail("client", DetailValue::Ip(client));
+            let _ = self.audit(vec![ev]).await;
+            tokio::time::sleep(Duration::from_millis(auth.failure_delay_ms)).await;
+            return Err(AuthFailure::LockedOut);
+        }
+        let found = match self.verify_credentials(username, password).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "credential check failed");
+                None
+            }
+        };
+        match found {
+            Some(p) => {
+                self.guard.succeed(&name_key);
+                let action =
+                    if matches!(p, Principal::ApiKey { .. }) { Action::ApiKeyUsed } else { Action::LoginSucceeded };
+                let ev = NewEvent::new(p.tenant().clone(), p.actor(), action, Outcome::Success)
+                    .detail("client", DetailValue::Ip(client))
+                    .detail("via", DetailValue::Name("smtp-auth"));
+                if let Err(e) = self.audit(vec![ev]).await {
+                    tracing::error!(error = %e, "could not audit a login; refusing it");
+                    return Err(AuthFailure::Invalid);
+                }
+                Ok(p)
+            }
+            None => {
+                let locked = self.guard.fail(&keys, auth.max_failures, Duration::from_secs(auth.lockout_seconds));
+                let action = if locked { Action::LoginLockedOut } else { Action::LoginFailed };
+                let ev = NewEvent::new(system_tenant(), Actor::unknown_login(), action, Outcome::Failure)
+                    .detail("client", DetailValue::Ip(client));
+                let _ = self.audit(vec![ev]).await;
+                tokio::time::sleep(Duration::from_millis(auth.failure_delay_ms)).await;
+                Err(if locked { AuthFailure::LockedOut } else { AuthFailure::Invalid })
+            }
+        }
+    }
+
+    async fn verify_credentials(&self, username: &str, password: &str) -> Result<Option<Principal>, ServerError> {
+        if username == "apikey" {
+            return self.check_api_key(password).await;
+        }
+        let Some(user) = self.store.user_by_name(username).await? else {
+            // Spend the same time as a real check so timing does not reveal
+            // which user names exist.
+            let pw = password.to_owned();
+            let _ = tokio::task::spawn_blocking(move || {
+                verify_password(&pw, &PasswordHash::from_stored(DUMMY_HASH.into()))
+            })
+            .await;
+            return Ok(None);
+        };
+        let pw = password.to_owned();
+        let stored = PasswordHash::from_stored(user.password_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &stored))
+            .await
+            .map_err(|e| ServerError::State(e.to_string()))?;
+        Ok(ok.then_some(Principal::User { id: user.id, tenant: user.tenant, role: user.role }))
+    }
+}
+
+// A valid Argon2id hash of a random string, for constant-time misses.
+const DUMMY_HASH: &str = "argon2id$19456$2$1$c2VhbHBvc3QtZHVtbXk$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_after_max_failures_then_expiry() {
+        let g = LoginGuard::default();
+        let keys = ["name:a".to_string(), "ip:127.0.0.1".to_string()];
+        for _ in 0..4 {
+            assert!(!g.fail(&keys, 5, Duration::from_secs(60)));
+        }
+        assert!(!g.is_locked(&keys));
+        assert!(g.fail(&keys, 5, Duration::from_secs(60)));
+        assert!(g.is_locked(&keys));
+        assert!(g.is_locked(&["ip:127.0.0.1".to_string()]), "the client address is locked too");
+        let g2 = LoginGuard::default();
+        for _ in 0..5 {
+            g2.fail(&keys, 5, Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!g2.is_locked(&keys));
+    }
+
+    #[test]
+    fn api_key_text_parses_only_in_its_exact_shape() {
+        let id = ApiKeyId::new();
+        assert!(parse_api_key(&format!("sp_{id}_secret")).is_some());
+        assert!(parse_api_key(&format!("{id}_secret")).is_none());
+        assert!(parse_api_key("sp_nothex_secret").is_none());
+    }
+}

@@ -1,0 +1,413 @@
+//! `sealpost.toml`: the documented configuration. Every path is relative to
+//! the data directory unless absolute. See docs/configuration.md.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use sealpost_model::TenantId;
+use serde::{Deserialize, Serialize};
+
+use crate::ServerError;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Name used in SMTP greetings and generated Message-IDs.
+    #[serde(default = "default_hostname")]
+    pub hostname: String,
+    /// Storage backends.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Input limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// SMTP listeners.
+    #[serde(default = "default_smtp")]
+    pub smtp: Vec<SmtpListener>,
+    /// HTTPS listener for the API.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Certificate and key for every TLS listener.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Root key file and passphrase.
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Brute-force protection.
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+fn default_hostname() -> String {
+    "localhost".into()
+}
+
+fn default_smtp() -> Vec<SmtpListener> {
+    vec![
+        SmtpListener { addr: "127.0.0.1:2587".parse().expect("literal"), ..SmtpListener::starttls() },
+        SmtpListener {
+            addr: "127.0.0.1:2465".parse().expect("literal"),
+            tls: ListenerTls::Implicit,
+            ..SmtpListener::starttls()
+        },
+    ]
+}
+
+/// Database and blob locations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sqlite://PATH` (relative paths are under the data dir) or `postgres://…`.
+    #[serde(default = "default_db")]
+    pub database_url: String,
+    /// Blob backend.
+    #[serde(default)]
+    pub blobs: BlobsConfig,
+    /// Sign an audit checkpoint every this many events.
+    #[serde(default = "default_checkpoint_every")]
+    pub audit_checkpoint_every: i64,
+}
+
+fn default_db() -> String {
+    "sqlite://sealpost.db".into()
+}
+fn default_checkpoint_every() -> i64 {
+    1000
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { database_url: default_db(), blobs: BlobsConfig::default(), audit_checkpoint_every: 1000 }
+    }
+}
+
+/// Blob backend choice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum BlobsConfig {
+    /// Local segment files.
+    Local {
+        /// Directory.
+        #[serde(default = "default_blob_dir")]
+        dir: PathBuf,
+    },
+    /// S3-compatible object storage.
+    S3 {
+        /// Endpoint URL.
+        endpoint: String,
+        /// Bucket.
+        bucket: String,
+        /// Region.
+        #[serde(default = "default_region")]
+        region: String,
+        /// Access key id.
+        access_key_id: String,
+        /// Secret access key.
+        secret_access_key: String,
+        /// Allow plain-HTTP endpoints.
+        #[serde(default)]
+        allow_http: bool,
+    },
+}
+
+fn default_blob_dir() -> PathBuf {
+    "blobs".into()
+}
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+impl Default for BlobsConfig {
+    fn default() -> Self {
+        BlobsConfig::Local { dir: default_blob_dir() }
+    }
+}
+
+/// Input limits (R-IN-5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest message accepted, in octets (advertised as SMTP SIZE).
+    #[serde(default = "default_max_size")]
+    pub max_message_size: usize,
+    /// Most recipients per message.
+    #[serde(default = "default_max_rcpts")]
+    pub max_recipients: usize,
+    /// Most messages per batch API call.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+}
+
+fn default_max_size() -> usize {
+    25 * 1024 * 1024
+}
+fn default_max_rcpts() -> usize {
+    1000
+}
+fn default_max_batch() -> usize {
+    1000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: default_max_size(),
+            max_recipients: default_max_rcpts(),
+            max_batch: default_max_batch(),
+        }
+    }
+}
+
+/// How a listener does TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerTls {
+    /// Plain connect, then STARTTLS required before mail (port 587 style).
+    Starttls,
+    /// TLS from the first byte (port 465 style).
+    Implicit,
+    /// No TLS at all; needs `allow_plaintext = true`.
+    None,
+}
+
+/// One SMTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpListener {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// TLS mode.
+    pub tls: ListenerTls,
+    /// Accept mail without TLS (on `starttls` listeners: without issuing STARTTLS).
+    /// Must be said explicitly; never the default.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// Client networks that may relay without AUTH (gateway mode).
+    #[serde(default)]
+    pub trusted_networks: Vec<IpNet>,
+    /// The tenant that mail relayed from trusted networks belongs to.
+    #[serde(default)]
+    pub relay_tenant: Option<TenantId>,
+}
+
+impl SmtpListener {
+    fn starttls() -> Self {
+        SmtpListener {
+            addr: "127.0.0.1:0".parse().expect("literal"),
+            tls: ListenerTls::Starttls,
+            allow_plaintext: false,
+            trusted_networks: Vec::new(),
+            relay_tenant: None,
+        }
+    }
+
+    /// Whether `ip` may relay without AUTH here.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_networks.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// HTTPS listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to bind.
+    #[serde(default = "default_http_addr")]
+    pub addr: SocketAddr,
+}
+
+fn default_http_addr() -> SocketAddr {
+    "127.0.0.1:8443".parse().expect("literal")
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { addr: default_http_addr() }
+    }
+}
+
+/// TLS certificate; generated self-signed on first start if missing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    #[serde(default = "default_cert")]
+    pub cert: PathBuf,
+    /// PEM private key.
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+}
+
+fn default_cert() -> PathBuf {
+    "tls/cert.pem".into()
+}
+fn default_key() -> PathBuf {
+    "tls/key.pem".into()
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self { cert: default_cert(), key: default_key() }
+    }
+}
+
+/// Root key location. The passphrase comes from `SEALPOST_ROOT_PASSPHRASE`
+/// if set, else from `passphrase_file`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Passphrase-protected root key file.
+    #[serde(default = "default_root_key")]
+    pub root_key_file: PathBuf,
+    /// File holding the passphrase (mode 0600). Move it off the machine, or
+    /// use the environment variable, in production.
+    #[serde(default = "default_passphrase_file")]
+    pub passphrase_file: PathBuf,
+}
+
+fn default_root_key() -> PathBuf {
+    "keys/root.key".into()
+}
+fn default_passphrase_file() -> PathBuf {
+    "keys/root.pass".into()
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { root_key_file: default_root_key(), passphrase_file: default_passphrase_file() }
+    }
+}
+
+/// Failed-login handling (R-ID-5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failures (per user name and per client IP) before lockout.
+    #[serde(default = "default_max_failures")]
+    pub max_failures: u32,
+    /// Lockout length in seconds.
+    #[serde(default = "default_lockout")]
+    pub lockout_seconds: u64,
+    /// Delay before answering a failed attempt, in milliseconds.
+    #[serde(default = "default_failure_delay")]
+    pub failure_delay_ms: u64,
+}
+
+fn default_max_failures() -> u32 {
+    5
+}
+fn default_lockout() -> u64 {
+    900
+}
+fn default_failure_delay() -> u64 {
+    1000
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { max_failures: 5, lockout_seconds: 900, failure_delay_ms: 1000 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hostname: default_hostname(),
+            storage: StorageConfig::default(),
+            limits: Limits::default(),
+            smtp: default_smtp(),
+            http: HttpConfig::default(),
+            tls: TlsConfig::default(),
+            keys: KeysConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// The config file's name inside the data directory.
+pub const CONFIG_FILE: &str = "sealpost.toml";
+
+impl Config {
+    /// Reads `DIR/sealpost.toml`, or `None` if it does not exist.
+    pub fn load(data_dir: &Path) -> Result<Option<Config>, ServerError> {
+        let path = data_dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ServerError::Config(format!("{}: {e}", path.display()))),
+        };
+        let cfg: Config = toml::from_str(&text).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+        cfg.validate()?;
+        Ok(Some(cfg))
+    }
+
+    /// Checks what serde cannot: listener rules.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        for l in &self.smtp {
+            if l.tls == ListenerTls::None && !l.allow_plaintext {
+                return Err(ServerError::Config(format!(
+                    "smtp listener {}: tls = \"none\" needs allow_plaintext = true (mail would travel unencrypted)",
+                    l.addr
+                )));
+            }
+            if !l.trusted_networks.is_empty() && l.relay_tenant.is_none() {
+                return Err(ServerError::Config(format!(
+                    "smtp listener {}: trusted_networks needs relay_tenant (whose mail is relayed?)",
+                    l.addr
+                )));
+            }
+        }
+        if self.limits.max_batch == 0 || self.limits.max_message_size == 0 {
+            return Err(ServerError::Config("limits must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The commented default file written by `sealpost init`.
+    pub fn default_file_text() -> String {
+        include_str!("default-config.toml").to_owned()
+    }
+}
+
+/// Resolves a configured path against the data directory.
+pub fn resolve(data_dir: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { data_dir.join(p) }
+}
+
+/// Resolves `sqlite://relative.db` against the data directory.
+pub fn resolve_database_url(data_dir: &Path, url: &str) -> String {
+    match url.strip_prefix("sqlite://") {
+        Some(path) if !path.starts_with('/') => format!("sqlite://{}", data_dir.join(path).display()),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_default_file_parses_and_equals_the_defaults() {
+        let cfg: Config = toml::from_str(&Config::default_file_text()).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.smtp.len(), 2);
+        assert_eq!(cfg.http.addr, default_http_addr());
+    }
+
+    #[test]
+    fn plaintext_must_be_explicit_and_relay_needs_a_tenant() {
+        let mut cfg = Config::default();
+        cfg.smtp[0].tls = ListenerTls::None;
+        assert!(cfg.validate().unwrap_err().to_string().contains("allow_plaintext"));
+        cfg.smtp[0].allow_plaintext = true;
+        cfg.smtp[0].trusted_networks = vec!["127.0.0.0/8".parse().unwrap()];
+        assert!(cfg.validate().unwrap_err().to_string().contains("relay_tenant"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<Config>("hostnam = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! The REST API (R-IN-2) over HTTPS: `/v1/messages`, `/v1/messages/batch`,
+//! `/v1/messages/raw`, `/v1/messages/{id}`, `/v1/messages/{id}/raw`.
+//! Every call carries `Authorization: Bearer <api key>`; every query is
+//! scoped to the key's tenant.
+
+mod build;
+mod caller;
+mod error;
+mod messages;
+mod request;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::App;
+
+pub use error::ApiError;
+
+/// The client's address, attached to every request of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// The API routes.
+pub fn router(app: Arc<App>) -> Router {
+    // Base64 grows bodies by 4/3; a batch may hold many messages.
+    let body_limit = (app.cfg.limits.max_message_size * 2).max(64 * 1024 * 1024);
+    Router::new()
+        .route("/v1/messages", post(messages::send))
+        .route("/v1/messages/batch", post(messages::send_batch))
+        .route("/v1/messages/raw", post(messages::send_raw))
+        .route("/v1/messages/{id}", get(messages::state))
+        .route("/v1/messages/{id}/raw", get(messages::raw))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(app)
+}
+
+/// Serves the API over TLS on `listener` until the task is dropped.
+pub async fn serve(app: Arc<App>, listener: TcpListener, tls: TlsAcceptor) {
+    let router = router(app);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "https accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (tls, router) = (tls.clone(), router.clone());
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(30), tls.accept(stream)).await else {
+                return;
+            };
+            let svc = TowerToHyperService::new(router.layer(axum::Extension(ClientAddr(peer))));
+            if let Err(e) = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await {
+                tracing::debug!(error = %e, "https connection ended with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,4 @@
+//! Intake: the network edges that turn bytes into [`crate::pipeline::Submission`]s.
+
+pub mod api;
+pub mod smtp;

@@ -1,0 +1,77 @@
+//! Sealpost's running parts, wired by the `sealpost` binary:
+//!
+//! * [`config`] — `sealpost.toml`;
+//! * [`app::App`] — shared state: store, keys, login guard;
+//! * [`intake`] — the SMTP listeners and the HTTPS API;
+//! * [`pipeline`] — classify, seal and commit an accepted message;
+//! * [`access`], [`admin`], [`bootstrap`] — reads, administration, `init`.
+//!
+//! Invariant: a listener acknowledges a message (SMTP 250, HTTP 202) only
+//! with the id [`app::App::accept`] returned, and `accept` returns only after
+//! the group commit is durable.
+
+pub mod access;
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+mod error;
+mod fsutil;
+pub mod intake;
+pub mod pipeline;
+pub mod tls;
+
+pub use error::ServerError;
+
+use std::sync::Arc;
+
+use sealpost_audit::{Action, Actor, NewEvent, Outcome};
+use tokio::net::TcpListener;
+
+use crate::app::{App, system_tenant};
+use crate::config::resolve;
+
+/// Binds every listener, then serves until `shutdown` resolves. Returns the
+/// bound addresses through `on_ready` before serving (for the start banner).
+pub async fn serve(
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+    on_ready: impl FnOnce(&[(String, std::net::SocketAddr)]),
+) -> Result<(), ServerError> {
+    let cfg = &app.cfg;
+    tls::ensure_certificate(
+        &resolve(&app.data_dir, &cfg.tls.cert),
+        &resolve(&app.data_dir, &cfg.tls.key),
+        &cfg.hostname,
+    )?;
+    let acceptor = tls::acceptor(&resolve(&app.data_dir, &cfg.tls.cert), &resolve(&app.data_dir, &cfg.tls.key))?;
+    let mut tasks = Vec::new();
+    let mut bound = Vec::new();
+    for l in &cfg.smtp {
+        let listener = TcpListener::bind(l.addr).await.map_err(ServerError::io(format!("binding smtp {}", l.addr)))?;
+        let addr = listener.local_addr().map_err(ServerError::io("local address"))?;
+        let kind = match l.tls {
+            config::ListenerTls::Starttls => "smtp (STARTTLS)",
+            config::ListenerTls::Implicit => "smtp (implicit TLS)",
+            config::ListenerTls::None => "smtp (plaintext)",
+        };
+        let kind =
+            if l.trusted_networks.is_empty() { kind.to_owned() } else { format!("{kind}, relay for trusted networks") };
+        bound.push((kind, addr));
+        tasks.push(tokio::spawn(intake::smtp::run_listener(app.clone(), listener, l.clone(), acceptor.clone())));
+    }
+    let http =
+        TcpListener::bind(cfg.http.addr).await.map_err(ServerError::io(format!("binding https {}", cfg.http.addr)))?;
+    bound.push(("https API".to_owned(), http.local_addr().map_err(ServerError::io("local address"))?));
+    tasks.push(tokio::spawn(intake::api::serve(app.clone(), http, acceptor)));
+    app.audit(vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStarted, Outcome::Success)]).await?;
+    on_ready(&bound);
+    shutdown.await;
+    for t in &tasks {
+        t.abort();
+    }
+    app.audit(vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStopped, Outcome::Success)]).await?;
+    app.store.close().await;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! What is kept about a message besides its bytes, sealed in the database:
+//! envelope addresses and DSN parameters (RFC 3461), API tags and metadata.
+
+use serde::{Deserialize, Serialize};
+
+/// Sealed per-message metadata.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EnvelopeMeta {
+    /// Envelope sender; None for the null path `<>`.
+    pub mail_from: Option<String>,
+    /// Envelope recipients in order (queue entries follow this order).
+    pub recipients: Vec<RcptMeta>,
+    /// SMTPUTF8 was requested.
+    #[serde(default)]
+    pub smtputf8: bool,
+    /// BODY=8BITMIME was declared.
+    #[serde(default)]
+    pub eight_bit: bool,
+    /// DSN RET (`FULL` or `HDRS`).
+    #[serde(default)]
+    pub dsn_ret: Option<String>,
+    /// DSN ENVID.
+    #[serde(default)]
+    pub dsn_envid: Option<String>,
+    /// API tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// API metadata (may hold PHI: it stays sealed).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// SHA-256 (hex) of the original bytes, set when sealing.
+    #[serde(default)]
+    pub sha256: String,
+}
+
+/// How a recipient was addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RcptKind {
+    /// To (or an SMTP envelope recipient).
+    To,
+    /// Cc.
+    Cc,
+    /// Bcc.
+    Bcc,
+}
+
+/// One envelope recipient.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RcptMeta {
+    /// Address.
+    pub address: String,
+    /// How it was addressed.
+    pub kind: RcptKind,
+    /// DSN NOTIFY (`NEVER` or a comma list).
+    #[serde(default)]
+    pub notify: Option<String>,
+    /// DSN ORCPT.
+    #[serde(default)]
+    pub orcpt: Option<String>,
+}

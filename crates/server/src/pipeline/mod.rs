@@ -1,0 +1,81 @@
+//! The accept path (SPEC §2): parse + validate happened at the edge;
+//! here a message is classified, sealed and committed. Nothing is
+//! acknowledged before [`App::accept`] returns, and it returns only after the
+//! group commit is durable.
+
+mod classify;
+mod envelope;
+mod seal;
+
+pub use classify::{CategoryError, category_from_headers};
+pub use envelope::{EnvelopeMeta, RcptKind, RcptMeta};
+pub use seal::context as seal_context;
+
+use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
+use sealpost_model::{Category, MessageId, TenantId};
+use sealpost_store::{Commit, IdempotencyRecord, Op, Source};
+
+use crate::ServerError;
+use crate::app::App;
+
+/// A validated message ready to be committed.
+pub struct Submission {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Who submitted it (audit).
+    pub actor: Actor,
+    /// Intake path.
+    pub source: Source,
+    /// Category (R-CL-2).
+    pub category: Category,
+    /// Envelope and submission metadata (sealed before storage).
+    pub envelope: EnvelopeMeta,
+    /// The exact RFC 5322 bytes.
+    pub raw: Vec<u8>,
+}
+
+/// Builds the idempotency record of a response from the new message ids.
+pub type IdempotencyFor<'a> = dyn Fn(&[MessageId]) -> IdempotencyRecord + Sync + 'a;
+
+/// Messages larger than this are sealed on a blocking thread.
+const INLINE_SEAL_LIMIT: usize = 256 * 1024;
+
+impl App {
+    /// Seals and durably commits `subs` (all or nothing). `idempotency`, given
+    /// the new ids, yields the record of the response, stored in the same
+    /// transaction. Returns the ids.
+    pub async fn accept(
+        &self,
+        subs: Vec<Submission>,
+        idempotency: Option<&IdempotencyFor<'_>>,
+    ) -> Result<Vec<MessageId>, ServerError> {
+        let mut ops = Vec::with_capacity(subs.len() + 1);
+        let mut events = Vec::with_capacity(subs.len());
+        let mut ids = Vec::with_capacity(subs.len());
+        for sub in subs {
+            let keys = self.tenant_keys(&sub.tenant).await?;
+            let id = MessageId::new();
+            let event = NewEvent::new(sub.tenant.clone(), sub.actor.clone(), Action::MessageAccepted, Outcome::Success)
+                .target(id)
+                .detail("source", DetailValue::Name(sub.source.as_str()))
+                .detail("category", DetailValue::Name(sub.category.as_str()))
+                .detail("recipients", DetailValue::Count(sub.envelope.recipients.len() as i64))
+                .detail("size", DetailValue::Count(sub.raw.len() as i64));
+            let message = if sub.raw.len() > INLINE_SEAL_LIMIT {
+                tokio::task::spawn_blocking(move || seal::seal(id, sub, &keys))
+                    .await
+                    .map_err(|e| ServerError::State(e.to_string()))??
+            } else {
+                seal::seal(id, sub, &keys)?
+            };
+            ops.push(Op::Message(message));
+            events.push(event);
+            ids.push(id);
+        }
+        if let Some(record) = idempotency {
+            ops.push(Op::Idempotency(record(&ids)));
+        }
+        self.store.commit(Commit { ops, events }).await?;
+        Ok(ids)
+    }
+}

@@ -1,0 +1,39 @@
+//! Turning a submission into storable, sealed bytes: a fresh data key per
+//! message, the blob and the metadata sealed under it, the key wrapped by the
+//! tenant's current KEK. The context string binds all three to tenant and id.
+
+use sealpost_crypto::{DataKey, sha256};
+use sealpost_model::{MessageId, RecipientId, now_micros};
+use sealpost_store::NewMessage;
+
+use super::Submission;
+use crate::ServerError;
+use crate::app::TenantKeys;
+
+/// The AEAD context of a message's key, blob and metadata.
+pub fn context(tenant: &str, id: &MessageId) -> Vec<u8> {
+    format!("{tenant}/{id}").into_bytes()
+}
+
+pub(super) fn seal(id: MessageId, mut sub: Submission, keys: &TenantKeys) -> Result<NewMessage, ServerError> {
+    let kek = keys.current().ok_or_else(|| ServerError::NotFound("current tenant key".into()))?;
+    let ctx = context(sub.tenant.as_str(), &id);
+    let dek = DataKey::generate()?;
+    sub.envelope.sha256 = hex::encode(sha256(&sub.raw));
+    let meta = serde_json::to_vec(&sub.envelope).map_err(|e| ServerError::State(e.to_string()))?;
+    let sealed_meta = dek.seal_meta(&meta, &ctx)?;
+    let sealed_blob = dek.seal_blob(&sub.raw, &ctx)?;
+    Ok(NewMessage {
+        id,
+        tenant: sub.tenant,
+        created_at: now_micros(),
+        source: sub.source,
+        category: sub.category,
+        size: sub.raw.len() as i64,
+        kek_version: keys.current,
+        wrapped_dek: kek.wrap_data_key(&dek, &ctx)?,
+        sealed_meta,
+        sealed_blob: sealed_blob.into(),
+        recipients: sub.envelope.recipients.iter().map(|_| RecipientId::new()).collect(),
+    })
+}

@@ -1,0 +1,384 @@
+//! The group committer: the only writer. Concurrent [`Commit`]s are gathered
+//! into one batch, their blobs appended with one sync, then one database
+//! transaction writes every row and chains every audit event; each caller is
+//! answered only after that transaction commits. If a batch fails, each commit
+//! in it is retried alone, so one bad commit cannot fail its neighbours.
+
+use bytes::Bytes;
+use sealpost_audit::{ChainHead, CheckpointSigner, NewEvent, chain};
+use sealpost_model::{ApiKeyId, MessageId, TenantId, now_micros};
+use sqlx::{Any, Row, Transaction};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::StoreError;
+use crate::blob::Blobs;
+use crate::db::Db;
+use crate::records::*;
+
+/// Rows to write and audit events to chain, atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Row writes.
+    pub ops: Vec<Op>,
+    /// Audit events, chained in this order.
+    pub events: Vec<NewEvent>,
+}
+
+/// One row-level write.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// An accepted message, its blob and one queue entry per recipient.
+    Message(NewMessage),
+    /// The response given to an idempotent request.
+    Idempotency(IdempotencyRecord),
+    /// A new tenant with its first KEK.
+    CreateTenant(TenantRecord, KekRecord),
+    /// A new KEK version for a tenant.
+    AddKek(TenantId, KekRecord),
+    /// Data keys re-wrapped under a new KEK version (KEK rotation).
+    RewrapKeys {
+        /// Tenant.
+        tenant: TenantId,
+        /// The KEK version the new wrappings are under.
+        kek_version: i64,
+        /// Message id and its re-wrapped data key.
+        keys: Vec<(MessageId, Vec<u8>)>,
+    },
+    /// A new user.
+    CreateUser(UserRecord),
+    /// A new API key.
+    CreateApiKey(ApiKeyRecord),
+    /// Revoke an API key.
+    RevokeApiKey(TenantId, ApiKeyId),
+    /// Store or replace an installation secret.
+    PutSecret(SecretRecord),
+}
+
+impl Commit {
+    /// A commit holding only audit events.
+    pub fn events(events: Vec<NewEvent>) -> Self {
+        Commit { ops: Vec::new(), events }
+    }
+}
+
+struct Request {
+    commit: Commit,
+    reply: oneshot::Sender<Result<Vec<i64>, StoreError>>,
+}
+
+pub(crate) struct Handle {
+    tx: Mutex<Option<mpsc::Sender<Request>>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+const MAX_BATCH: usize = 512;
+const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+struct Committer {
+    db: Db,
+    blobs: Blobs,
+    signer: Option<CheckpointSigner>,
+    checkpoint_every: i64,
+}
+
+impl Handle {
+    pub(crate) fn start(db: Db, blobs: Blobs, signer: Option<CheckpointSigner>, checkpoint_every: i64) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        let committer = Committer { db, blobs, signer, checkpoint_every: checkpoint_every.max(1) };
+        let task = tokio::spawn(committer.run(rx));
+        Handle { tx: Mutex::new(Some(tx)), task: Mutex::new(Some(task)) }
+    }
+
+    pub(crate) async fn submit(&self, commit: Commit) -> Result<Vec<i64>, StoreError> {
+        let sender = self.tx.lock().await.clone().ok_or(StoreError::Closed)?;
+        let (reply, rx) = oneshot::channel();
+        sender.send(Request { commit, reply }).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub(crate) async fn close(&self) {
+        self.tx.lock().await.take();
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+fn commit_bytes(c: &Commit) -> usize {
+    c.ops.iter().map(|op| if let Op::Message(m) = op { m.sealed_blob.len() } else { 64 }).sum()
+}
+
+impl Committer {
+    async fn run(self, mut rx: mpsc::Receiver<Request>) {
+        while let Some(first) = rx.recv().await {
+            let mut bytes = commit_bytes(&first.commit);
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                match rx.try_recv() {
+                    Ok(r) => {
+                        bytes += commit_bytes(&r.commit);
+                        batch.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let commits: Vec<&Commit> = batch.iter().map(|r| &r.commit).collect();
+            match self.apply(&commits, false).await {
+                Ok(seqs) => {
+                    for (req, s) in batch.into_iter().zip(seqs) {
+                        let _ = req.reply.send(Ok(s));
+                    }
+                }
+                Err(e) if batch.len() == 1 => {
+                    let _ = batch.pop().map(|r| r.reply.send(Err(e)));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, size = batch.len(), "batch commit failed; retrying one by one");
+                    for req in batch {
+                        let result = self.apply(&[&req.commit], false).await.map(|mut s| s.remove(0));
+                        let _ = req.reply.send(result);
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.apply(&[], true).await {
+            tracing::warn!(error = %e, "final audit checkpoint failed");
+        }
+    }
+
+    /// Writes `commits` in one transaction; returns each commit's event seqs.
+    async fn apply(&self, commits: &[&Commit], force_checkpoint: bool) -> Result<Vec<Vec<i64>>, StoreError> {
+        let blobs: Vec<(String, Bytes)> = commits
+            .iter()
+            .flat_map(|c| c.ops.iter())
+            .filter_map(|op| match op {
+                Op::Message(m) => Some((format!("t/{}/m/{}", m.tenant, m.id), m.sealed_blob.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut refs = self.blobs.put_batch(blobs).await?.into_iter();
+
+        let mut tx = self.db.begin_write().await?;
+        // Lock the chain head first: on PostgreSQL this serializes the chain
+        // across nodes; on SQLite BEGIN IMMEDIATE already holds the lock.
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(&mut *tx).await?;
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
+        let hash: Vec<u8> = row.try_get("hash")?;
+        let mut head = ChainHead {
+            seq: row.try_get("seq")?,
+            hash: hash.try_into().map_err(|_| StoreError::Corrupt("audit head hash".into()))?,
+        };
+        let start_seq = head.seq;
+        let mut all_seqs = Vec::with_capacity(commits.len());
+        for commit in commits {
+            for op in &commit.ops {
+                write_op(&mut tx, op, &mut refs).await?;
+            }
+            let (rows, next) = chain(&head, commit.events.clone());
+            let mut seqs = Vec::with_capacity(rows.len());
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO audit_events (seq, id, at_micros, tenant_id, actor, action, target, outcome, detail, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(r.seq)
+                .bind(r.id)
+                .bind(r.at_micros)
+                .bind(r.tenant)
+                .bind(r.actor)
+                .bind(r.action)
+                .bind(r.target)
+                .bind(r.outcome)
+                .bind(r.detail)
+                .bind(r.prev_hash)
+                .bind(r.hash)
+                .execute(&mut *tx)
+                .await?;
+                seqs.push(r.seq);
+            }
+            head = next;
+            all_seqs.push(seqs);
+        }
+        if head.seq != start_seq {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(head.seq)
+                .bind(head.hash.to_vec())
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.maybe_checkpoint(&mut tx, &head, force_checkpoint).await?;
+        tx.commit().await?;
+        Ok(all_seqs)
+    }
+
+    async fn maybe_checkpoint(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        head: &ChainHead,
+        force: bool,
+    ) -> Result<(), StoreError> {
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        let last: Option<i64> =
+            sqlx::query("SELECT MAX(seq) AS s FROM audit_checkpoints").fetch_one(&mut **tx).await?.try_get("s")?;
+        let last = last.unwrap_or(0);
+        if head.seq > last && (force || head.seq - last >= self.checkpoint_every) {
+            let cp = signer.sign(head, now_micros());
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (seq, hash, at_micros, key_id, signature) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(cp.seq)
+            .bind(cp.hash)
+            .bind(cp.at_micros)
+            .bind(cp.key_id)
+            .bind(cp.signature)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn conflict(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what.to_owned()),
+        _ => StoreError::Db(e),
+    }
+}
+
+async fn write_op(
+    tx: &mut Transaction<'static, Any>,
+    op: &Op,
+    refs: &mut impl Iterator<Item = String>,
+) -> Result<(), StoreError> {
+    match op {
+        Op::Message(m) => {
+            let blob_ref = refs.next().ok_or_else(|| StoreError::Blob("blob reference missing".into()))?;
+            sqlx::query(
+                "INSERT INTO messages (id, tenant_id, created_at, source, category, size, kek_version, wrapped_dek, sealed_meta, blob_ref, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'accepted')",
+            )
+            .bind(m.id.to_string())
+            .bind(m.tenant.as_str().to_owned())
+            .bind(m.created_at)
+            .bind(m.source.as_str())
+            .bind(m.category.as_str())
+            .bind(m.size)
+            .bind(m.kek_version)
+            .bind(m.wrapped_dek.clone())
+            .bind(m.sealed_meta.clone())
+            .bind(blob_ref)
+            .execute(&mut **tx)
+            .await?;
+            for (i, rid) in m.recipients.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO queue (id, message_id, tenant_id, rcpt_index, state, next_attempt_at, attempts) \
+                     VALUES ($1, $2, $3, $4, 'queued', $5, 0)",
+                )
+                .bind(rid.to_string())
+                .bind(m.id.to_string())
+                .bind(m.tenant.as_str().to_owned())
+                .bind(i as i64)
+                .bind(m.created_at)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Op::Idempotency(r) => {
+            sqlx::query(
+                "INSERT INTO idempotency (tenant_id, key_hash, request_hash, response, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(r.tenant.as_str().to_owned())
+            .bind(r.key_hash.clone())
+            .bind(r.request_hash.clone())
+            .bind(r.response.clone())
+            .bind(now_micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, "idempotency key already used"))?;
+        }
+        Op::CreateTenant(t, kek) => {
+            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(t.id.as_str().to_owned())
+                .bind(t.name.clone())
+                .bind(t.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| conflict(e, "tenant already exists"))?;
+            insert_kek(tx, &t.id, kek).await?;
+        }
+        Op::AddKek(tenant, kek) => insert_kek(tx, tenant, kek).await?,
+        Op::RewrapKeys { tenant, kek_version, keys } => {
+            for (id, wrapped) in keys {
+                sqlx::query("UPDATE messages SET wrapped_dek = $1, kek_version = $2 WHERE tenant_id = $3 AND id = $4")
+                    .bind(wrapped.clone())
+                    .bind(*kek_version)
+                    .bind(tenant.as_str().to_owned())
+                    .bind(id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Op::CreateUser(u) => {
+            sqlx::query(
+                "INSERT INTO users (id, tenant_id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(u.id.to_string())
+            .bind(u.tenant.as_str().to_owned())
+            .bind(u.username.clone())
+            .bind(u.password_hash.clone())
+            .bind(u.role.as_str())
+            .bind(now_micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, "user name already taken"))?;
+        }
+        Op::CreateApiKey(k) => {
+            let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO api_keys (id, tenant_id, name, verifier, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(k.id.to_string())
+            .bind(k.tenant.as_str().to_owned())
+            .bind(k.name.clone())
+            .bind(k.verifier.clone())
+            .bind(scopes.join(","))
+            .bind(k.created_at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::RevokeApiKey(tenant, id) => {
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
+                .bind(now_micros())
+                .bind(tenant.as_str().to_owned())
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Op::PutSecret(s) => {
+            sqlx::query(
+                "INSERT INTO secrets (name, sealed, public) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed, public = excluded.public",
+            )
+            .bind(s.name.clone())
+            .bind(s.sealed.clone())
+            .bind(s.public.clone())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_kek(tx: &mut Transaction<'static, Any>, tenant: &TenantId, kek: &KekRecord) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO tenant_keys (tenant_id, version, wrapped, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(tenant.as_str().to_owned())
+        .bind(kek.version)
+        .bind(kek.wrapped.clone())
+        .bind(now_micros())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| conflict(e, "key version already exists"))?;
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Read queries. Every query that touches tenant data filters by tenant id:
+//! that filter is the isolation boundary (R-ID-1), so there is no
+//! "by id alone" lookup for messages, keys or queue entries.
+
+use sealpost_audit::{ChainHead, Checkpoint, StoredEvent};
+use sealpost_model::{ApiKeyId, Category, MessageId, RecipientId, Role, Scope, TenantId, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::records::*;
+use crate::{Store, StoreError};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn tenant_of(row: &AnyRow) -> Result<TenantId, StoreError> {
+    TenantId::parse(&row.try_get::<String, _>("tenant_id")?).map_err(|_| corrupt("tenant id"))
+}
+
+fn message_from(row: &AnyRow) -> Result<MessageRecord, StoreError> {
+    Ok(MessageRecord {
+        id: MessageId::parse(&row.try_get::<String, _>("id")?).map_err(|_| corrupt("message id"))?,
+        tenant: tenant_of(row)?,
+        created_at: row.try_get("created_at")?,
+        source: Source::parse(&row.try_get::<String, _>("source")?).ok_or_else(|| corrupt("source"))?,
+        category: Category::parse(&row.try_get::<String, _>("category")?).map_err(|_| corrupt("category"))?,
+        size: row.try_get("size")?,
+        kek_version: row.try_get("kek_version")?,
+        wrapped_dek: row.try_get("wrapped_dek")?,
+        sealed_meta: row.try_get("sealed_meta")?,
+        blob_ref: row.try_get("blob_ref")?,
+        state: row.try_get("state")?,
+    })
+}
+
+fn api_key_from(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
+    let scopes: String = row.try_get("scopes")?;
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::parse(&row.try_get::<String, _>("id")?).map_err(|_| corrupt("api key id"))?,
+        tenant: tenant_of(row)?,
+        name: row.try_get("name")?,
+        verifier: row.try_get("verifier")?,
+        scopes: scopes
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(Scope::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| corrupt("scopes"))?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn event_from(row: &AnyRow) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        at_micros: row.try_get("at_micros")?,
+        tenant: row.try_get("tenant_id")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        target: row.try_get("target")?,
+        outcome: row.try_get("outcome")?,
+        detail: row.try_get("detail")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, tenant_id, created_at, source, category, size, kek_version, wrapped_dek, sealed_meta, blob_ref, state";
+
+impl Store {
+    /// A tenant, if it exists.
+    pub async fn tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE id = $1")
+            .bind(id.as_str().to_owned())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.map(|r| {
+            Ok(TenantRecord {
+                id: TenantId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("tenant id"))?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// All tenant ids.
+    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM tenants ORDER BY id").fetch_all(&self.db().pool).await?;
+        rows.iter().map(|r| TenantId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("tenant id"))).collect()
+    }
+
+    /// Every KEK version of a tenant, oldest first.
+    pub async fn keks(&self, tenant: &TenantId) -> Result<Vec<KekRecord>, StoreError> {
+        let rows = sqlx::query("SELECT version, wrapped FROM tenant_keys WHERE tenant_id = $1 ORDER BY version")
+            .bind(tenant.as_str().to_owned())
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter().map(|r| Ok(KekRecord { version: r.try_get("version")?, wrapped: r.try_get("wrapped")? })).collect()
+    }
+
+    /// A user by login name.
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, tenant_id, username, password_hash, role FROM users WHERE username = $1")
+            .bind(username.to_owned())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.map(|r| {
+            Ok(UserRecord {
+                id: UserId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("user id"))?,
+                tenant: tenant_of(&r)?,
+                username: r.try_get("username")?,
+                password_hash: r.try_get("password_hash")?,
+                role: Role::parse(&r.try_get::<String, _>("role")?).map_err(|_| corrupt("role"))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// An API key by its public id (any tenant: the key itself names its tenant).
+    pub async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, name, verifier, scopes, created_at, revoked_at FROM api_keys WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.as_ref().map(api_key_from).transpose()
+    }
+
+    /// A tenant's API keys.
+    pub async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, name, verifier, scopes, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at",
+        )
+        .bind(tenant.as_str().to_owned())
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter().map(api_key_from).collect()
+    }
+
+    /// A message of `tenant`. Another tenant's id is simply not found.
+    pub async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_string())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.as_ref().map(message_from).transpose()
+    }
+
+    /// A page of a tenant's messages by id order, for key rotation and listings.
+    pub async fn messages_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<&MessageId>,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(limit)
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter().map(message_from).collect()
+    }
+
+    /// The queue entries (one per recipient) of a tenant's message.
+    pub async fn recipients(&self, tenant: &TenantId, id: &MessageId) -> Result<Vec<QueueRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, rcpt_index, state, next_attempt_at, attempts FROM queue WHERE tenant_id = $1 AND message_id = $2 ORDER BY rcpt_index",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(id.to_string())
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(QueueRecord {
+                    id: RecipientId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("recipient id"))?,
+                    rcpt_index: r.try_get("rcpt_index")?,
+                    state: r.try_get("state")?,
+                    next_attempt_at: r.try_get("next_attempt_at")?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Number of messages stored for a tenant.
+    pub async fn message_count(&self, tenant: &TenantId) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE tenant_id = $1")
+            .bind(tenant.as_str().to_owned())
+            .fetch_one(&self.db().pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    /// A stored idempotent response.
+    pub async fn idempotency(
+        &self,
+        tenant: &TenantId,
+        key_hash: &[u8],
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT tenant_id, key_hash, request_hash, response FROM idempotency WHERE tenant_id = $1 AND key_hash = $2",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(key_hash.to_vec())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.map(|r| {
+            Ok(IdempotencyRecord {
+                tenant: tenant_of(&r)?,
+                key_hash: r.try_get("key_hash")?,
+                request_hash: r.try_get("request_hash")?,
+                response: r.try_get("response")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// A stored secret.
+    pub async fn secret(&self, name: &str) -> Result<Option<SecretRecord>, StoreError> {
+        let row = sqlx::query("SELECT name, sealed, public FROM secrets WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.map(|r| {
+            Ok(SecretRecord { name: r.try_get("name")?, sealed: r.try_get("sealed")?, public: r.try_get("public")? })
+        })
+        .transpose()
+    }
+
+    /// Audit events with `seq > after`, in order, at most `limit`.
+    pub async fn audit_events(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, id, at_micros, tenant_id, actor, action, target, outcome, detail, prev_hash, hash \
+             FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    /// Every signed checkpoint, in order.
+    pub async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows = sqlx::query("SELECT seq, hash, at_micros, key_id, signature FROM audit_checkpoints ORDER BY seq")
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Checkpoint {
+                    seq: r.try_get("seq")?,
+                    hash: r.try_get("hash")?,
+                    at_micros: r.try_get("at_micros")?,
+                    key_id: r.try_get("key_id")?,
+                    signature: r.try_get("signature")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The chain head (last seq and hash).
+    pub async fn audit_head(&self) -> Result<ChainHead, StoreError> {
+        let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.db().pool).await?;
+        let hash: Vec<u8> = r.try_get("hash")?;
+        Ok(ChainHead { seq: r.try_get("seq")?, hash: hash.try_into().map_err(|_| corrupt("audit head"))? })
+    }
+
+    /// Public keys that may sign checkpoints: `(key_id, public key)`.
+    pub async fn audit_keys(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query("SELECT key_id, public_key FROM audit_keys ORDER BY created_at")
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("key_id")?, r.try_get("public_key")?))).collect()
+    }
+
+    /// Registers a checkpoint-signing public key (idempotent).
+    pub async fn register_audit_key(&self, key_id: &str, public_key: &[u8]) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_keys (key_id, public_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(key_id.to_owned())
+        .bind(public_key.to_vec())
+        .bind(sealpost_model::now_micros())
+        .execute(&self.db().pool)
+        .await?;
+        Ok(())
+    }
+}
