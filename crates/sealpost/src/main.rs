@@ -15,7 +15,16 @@ use sealpost_server::config::Config;
 /// Secure email for healthcare: SMTP and REST intake, encryption at rest,
 /// a tamper-evident audit log.
 #[derive(Parser)]
-#[command(name = "sealpost", version, propagate_version = true)]
+#[command(
+    name = "sealpost",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  sealpost serve                     start on ./sealpost-data (initializes it on first run)\n  \
+                  sealpost init --json               provision a data directory for scripts\n  \
+                  sealpost message show ID --raw     print a message's original bytes (audited)\n  \
+                  sealpost audit verify              check the audit chain and checkpoints\n\n\
+                  Every command works while the server runs. Configuration: DATA/sealpost.toml (docs/configuration.md)."
+)]
 struct Cli {
     /// Data directory (configuration, keys, database, blobs).
     #[arg(long, global = true, env = "SEALPOST_DATA", default_value = "./sealpost-data")]

@@ -152,7 +152,11 @@ impl Committer {
             .iter()
             .flat_map(|c| c.ops.iter())
             .filter_map(|op| match op {
-                Op::Message(m) => Some((format!("t/{}/m/{}", m.tenant, m.id), m.sealed_blob.clone())),
+                // A write-unique name: a failed or retried commit can never
+                // overwrite the blob of a message that is already stored.
+                Op::Message(m) => {
+                    Some((format!("t/{}/m/{}/{}", m.tenant, m.id, uuid::Uuid::new_v4().simple()), m.sealed_blob.clone()))
+                }
                 _ => None,
             })
             .collect();
@@ -270,7 +274,8 @@ async fn write_op(
             .bind(m.sealed_meta.clone())
             .bind(blob_ref)
             .execute(&mut **tx)
-            .await?;
+            .await
+            .map_err(|e| conflict(e, "message id already exists"))?;
             for (i, rid) in m.recipients.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO queue (id, message_id, tenant_id, rcpt_index, state, next_attempt_at, attempts) \
@@ -282,7 +287,8 @@ async fn write_op(
                 .bind(i as i64)
                 .bind(m.created_at)
                 .execute(&mut **tx)
-                .await?;
+                .await
+                .map_err(|e| conflict(e, "recipient id already exists"))?;
             }
         }
         Op::Idempotency(r) => {
@@ -311,13 +317,16 @@ async fn write_op(
         Op::AddKek(tenant, kek) => insert_kek(tx, tenant, kek).await?,
         Op::RewrapKeys { tenant, kek_version, keys } => {
             for (id, wrapped) in keys {
-                sqlx::query("UPDATE messages SET wrapped_dek = $1, kek_version = $2 WHERE tenant_id = $3 AND id = $4")
+                let done = sqlx::query("UPDATE messages SET wrapped_dek = $1, kek_version = $2 WHERE tenant_id = $3 AND id = $4")
                     .bind(wrapped.clone())
                     .bind(*kek_version)
                     .bind(tenant.as_str().to_owned())
                     .bind(id.to_string())
                     .execute(&mut **tx)
                     .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict(format!("re-wrap: message {id} not found in tenant {tenant}")));
+                }
             }
         }
         Op::CreateUser(u) => {

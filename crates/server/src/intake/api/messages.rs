@@ -121,6 +121,8 @@ async fn commit(
     }
     // The response is stored in the same transaction as the messages, so a
     // retry after a crash either finds both or neither.
+    let key_for_replay =
+        key.as_ref().map(|k| IdemKey { key_hash: k.key_hash.clone(), request_hash: k.request_hash.clone() });
     let record = key.map(|IdemKey { key_hash, request_hash }| {
         let tenant = p.tenant().clone();
         let shape = &shape;
@@ -132,11 +134,20 @@ async fn commit(
     };
     match result {
         Ok(ids) => Ok((StatusCode::ACCEPTED, Json(shape(&ids))).into_response()),
-        Err(ServerError::Store(StoreError::Conflict(_))) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_conflict",
-            "a request with this Idempotency-Key is in progress or done; retry to get its response",
-        )),
+        // A concurrent request with the same key committed first: answer as it did.
+        Err(ServerError::Store(StoreError::Conflict(_))) => {
+            let replayed = match &key_for_replay {
+                Some(k) => replay(app, p, k).await?,
+                None => None,
+            };
+            replayed.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_conflict",
+                    "a request with this Idempotency-Key is in progress; retry to get its response",
+                )
+            })
+        }
         Err(e) => Err(ApiError::internal(e)),
     }
 }

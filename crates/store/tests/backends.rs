@@ -1,0 +1,616 @@
+//! One suite, run against both storage backends:
+//!
+//! * embedded: a SQLite file and a local segment-log blob dir in a tempdir;
+//! * scale-out: PostgreSQL and S3 (moto), started by `sealpost-testkit` (one
+//!   cluster and one moto per test binary, a database and a bucket per test).
+//!
+//! Each test is an `async fn(Env)`; `backend_tests!` makes one
+//! `#[tokio::test]` per backend for it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sealpost_audit::{Action, Actor, CheckpointSigner, NewEvent, Outcome, VerifyReport, verify};
+use sealpost_model::{ApiKeyId, Category, MessageId, RecipientId, Role, Scope, TenantId, UserId, now_micros};
+use sealpost_store::{
+    ApiKeyRecord, Backend, BlobConfig, Commit, IdempotencyRecord, KekRecord, NewMessage, Op, SecretRecord, Source,
+    Store, StoreConfig, StoreError, TenantRecord, UserRecord,
+};
+use sealpost_testkit::{DataDir, shared_postgres, shared_s3};
+
+/// A store under test and what it takes to open it again.
+struct Env {
+    store: Store,
+    cfg: StoreConfig,
+    signer_pkcs8: Vec<u8>,
+    /// Holds the embedded backend's files until the test ends.
+    _dir: Option<DataDir>,
+}
+
+impl Env {
+    async fn embedded() -> Env {
+        let dir = DataDir::new().unwrap();
+        let cfg = StoreConfig {
+            database_url: format!("sqlite://{}", dir.join("sealpost.db").display()),
+            blobs: BlobConfig::Local { dir: dir.join("blobs") },
+            checkpoint_every: 50,
+        };
+        Env::open_new(cfg, Some(dir)).await
+    }
+
+    async fn scale_out() -> Env {
+        let pg = shared_postgres().unwrap();
+        let s3 = shared_s3().unwrap();
+        let cfg = StoreConfig {
+            database_url: pg.fresh_database().unwrap(),
+            blobs: BlobConfig::S3 {
+                endpoint: s3.endpoint.clone(),
+                bucket: s3.fresh_bucket().unwrap(),
+                region: s3.region.clone(),
+                access_key_id: s3.access_key_id.clone(),
+                secret_access_key: s3.secret_access_key.clone(),
+                allow_http: true,
+            },
+            checkpoint_every: 50,
+        };
+        Env::open_new(cfg, None).await
+    }
+
+    async fn open_new(cfg: StoreConfig, dir: Option<DataDir>) -> Env {
+        let signer_pkcs8 = CheckpointSigner::generate_pkcs8().unwrap();
+        let store = open(&cfg, &signer_pkcs8).await;
+        Env { store, cfg, signer_pkcs8, _dir: dir }
+    }
+
+    /// Closes the store and opens it again from the same configuration.
+    async fn reopen(&mut self) {
+        self.store.close().await;
+        self.store = open(&self.cfg, &self.signer_pkcs8).await;
+    }
+}
+
+async fn open(cfg: &StoreConfig, pkcs8: &[u8]) -> Store {
+    let signer = CheckpointSigner::new_from_pkcs8(pkcs8).unwrap();
+    let (key_id, public) = (signer.key_id().to_owned(), signer.public_key());
+    let store = Store::open(cfg, Some(signer)).await.unwrap();
+    store.register_audit_key(&key_id, &public).await.unwrap();
+    store
+}
+
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let env = super::Env::embedded().await;
+                    assert_eq!(env.store.backend(), super::Backend::Sqlite);
+                    super::$name(env).await;
+                }
+            )+
+        }
+        mod scale_out {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let env = super::Env::scale_out().await;
+                    assert_eq!(env.store.backend(), super::Backend::Postgres);
+                    super::$name(env).await;
+                }
+            )+
+        }
+    };
+}
+
+backend_tests!(
+    committed_message_reads_back,
+    tenants_are_isolated,
+    concurrent_commits_all_land_and_the_audit_chain_verifies,
+    idempotency_conflict_stores_nothing_of_its_commit,
+    a_conflicting_commit_does_not_fail_its_batch,
+    reopen_keeps_everything,
+    kek_rotation_rewraps_data_keys,
+    a_failed_commit_never_touches_a_stored_blob,
+);
+
+// ---- helpers ---------------------------------------------------------------
+
+fn tenant(slug: &str) -> TenantId {
+    TenantId::parse(slug).unwrap()
+}
+
+fn create_tenant(t: &TenantId) -> Op {
+    Op::CreateTenant(
+        TenantRecord { id: t.clone(), name: format!("{t} clinic"), created_at: now_micros() },
+        KekRecord { version: 1, wrapped: format!("kek-1-of-{t}").into_bytes() },
+    )
+}
+
+/// A message whose sealed fields are recognizable bytes (every byte value,
+/// so a text round trip would show).
+fn message(t: &TenantId, recipients: usize, blob_len: usize) -> NewMessage {
+    let id = MessageId::new();
+    let sealed_blob: Vec<u8> = (0..blob_len).map(|i| (i * 7 + id.as_bytes()[15] as usize) as u8).collect();
+    NewMessage {
+        id,
+        tenant: t.clone(),
+        created_at: now_micros(),
+        source: Source::ApiRaw,
+        category: Category::Marketing,
+        size: blob_len as i64 * 2,
+        kek_version: 1,
+        wrapped_dek: [b"dek-".as_slice(), id.as_bytes()].concat(),
+        sealed_meta: [b"meta-\0\xff".as_slice(), id.as_bytes()].concat(),
+        sealed_blob: Bytes::from(sealed_blob),
+        recipients: (0..recipients).map(|_| RecipientId::new()).collect(),
+    }
+}
+
+fn accepted(m: &NewMessage) -> NewEvent {
+    NewEvent::new(m.tenant.clone(), Actor::system(), Action::MessageAccepted, Outcome::Success).target(m.id)
+}
+
+fn commit_message(m: &NewMessage) -> Commit {
+    Commit { ops: vec![Op::Message(m.clone())], events: vec![accepted(m)] }
+}
+
+fn idempotency(t: &TenantId, key: &[u8], response: &str) -> IdempotencyRecord {
+    IdempotencyRecord {
+        tenant: t.clone(),
+        key_hash: key.to_vec(),
+        request_hash: format!("request for {response}").into_bytes(),
+        response: response.to_owned(),
+    }
+}
+
+/// Verifies the whole audit log as `sealpost audit verify` would.
+async fn verify_audit(store: &Store) -> VerifyReport {
+    let events = store.audit_events(0, 1_000_000).await.unwrap();
+    let checkpoints = store.audit_checkpoints().await.unwrap();
+    let head = store.audit_head().await.unwrap();
+    let keys = store.audit_keys().await.unwrap();
+    verify(events, &checkpoints, Some(&head), &keys)
+}
+
+async fn event_count(store: &Store) -> usize {
+    store.audit_events(0, 1_000_000).await.unwrap().len()
+}
+
+/// Asserts `m` is stored exactly as given, with its blob and queue entries.
+async fn assert_stored(store: &Store, m: &NewMessage) {
+    let rec = store.message(&m.tenant, &m.id).await.unwrap().unwrap_or_else(|| panic!("{} not found", m.id));
+    assert_eq!(rec.id, m.id);
+    assert_eq!(rec.tenant, m.tenant);
+    assert_eq!(rec.created_at, m.created_at);
+    assert_eq!(rec.source, m.source);
+    assert_eq!(rec.category, m.category);
+    assert_eq!(rec.size, m.size);
+    assert_eq!(rec.kek_version, m.kek_version);
+    assert_eq!(rec.wrapped_dek, m.wrapped_dek);
+    assert_eq!(rec.sealed_meta, m.sealed_meta);
+    assert_eq!(rec.state, "accepted");
+    let blob = store.read_blob(&rec.blob_ref).await.unwrap();
+    assert!(blob == m.sealed_blob, "blob of {} differs ({} vs {} bytes)", m.id, blob.len(), m.sealed_blob.len());
+    let queue = store.recipients(&m.tenant, &m.id).await.unwrap();
+    assert_eq!(queue.iter().map(|q| q.id).collect::<Vec<_>>(), m.recipients, "one queue entry per recipient, in order");
+    for (i, q) in queue.iter().enumerate() {
+        assert_eq!(q.rcpt_index, i as i64);
+        assert_eq!(q.state, "queued");
+        assert_eq!(q.attempts, 0);
+        assert_eq!(q.next_attempt_at, m.created_at);
+    }
+}
+
+/// Counts the committer's "batch commit failed; retrying one by one"
+/// warnings, the only evidence from outside that commits were grouped.
+mod batch_retries {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Once};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Metadata, Subscriber};
+
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+
+    struct Counter;
+
+    struct Message(bool);
+
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" && format!("{value:?}").starts_with("batch commit failed") {
+                self.0 = true;
+            }
+        }
+    }
+
+    impl Subscriber for Counter {
+        fn enabled(&self, m: &Metadata<'_>) -> bool {
+            *m.level() == Level::WARN && m.target().starts_with("sealpost_store")
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut m = Message(false);
+            event.record(&mut m);
+            if m.0 {
+                COUNT.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// Retries seen so far in this process (installs the counter first).
+    pub fn count() -> u64 {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(Arc::new(Counter));
+        });
+        COUNT.load(Ordering::SeqCst)
+    }
+}
+
+// ---- tests -----------------------------------------------------------------
+
+async fn committed_message_reads_back(env: Env) {
+    let store = &env.store;
+    let t = tenant("acme");
+    store.commit(Commit { ops: vec![create_tenant(&t)], events: vec![] }).await.unwrap();
+    let m = message(&t, 3, 300 * 1024);
+    let seqs = store.commit(commit_message(&m)).await.unwrap();
+    assert_eq!(seqs.len(), 1, "one seq per event");
+
+    assert_stored(store, &m).await;
+    assert_eq!(store.message_count(&t).await.unwrap(), 1);
+    let listed = store.messages_after(&t, None, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![m.id]);
+
+    let events = store.audit_events(0, 100).await.unwrap();
+    let ev = events.iter().find(|e| e.seq == seqs[0]).expect("the commit's event is in the log");
+    assert_eq!(ev.action, "message.accepted");
+    assert_eq!(ev.target.as_deref(), Some(m.id.to_string().as_str()));
+    assert_eq!(ev.tenant, "acme");
+    assert!(verify_audit(store).await.is_ok());
+    store.close().await;
+}
+
+async fn tenants_are_isolated(env: Env) {
+    let store = &env.store;
+    let (a, b) = (tenant("tenant-a"), tenant("tenant-b"));
+    store.commit(Commit { ops: vec![create_tenant(&a), create_tenant(&b)], events: vec![] }).await.unwrap();
+    let m = message(&a, 2, 1000);
+    let mut c = commit_message(&m);
+    c.ops.push(Op::Idempotency(idempotency(&a, b"key-1", "{\"id\":\"a\"}")));
+    store.commit(c).await.unwrap();
+
+    // A sees its message...
+    assert!(store.message(&a, &m.id).await.unwrap().is_some());
+    assert_eq!(store.recipients(&a, &m.id).await.unwrap().len(), 2);
+    // ...B, knowing the id, sees nothing of it.
+    assert!(store.message(&b, &m.id).await.unwrap().is_none(), "tenant B read tenant A's message");
+    assert!(store.recipients(&b, &m.id).await.unwrap().is_empty(), "tenant B read tenant A's queue");
+    assert_eq!(store.message_count(&b).await.unwrap(), 0);
+    assert!(store.messages_after(&b, None, 100).await.unwrap().is_empty());
+    assert!(store.idempotency(&b, b"key-1").await.unwrap().is_none());
+    assert!(store.idempotency(&a, b"key-1").await.unwrap().is_some());
+    // The same idempotency key is independent per tenant.
+    store.commit(Commit { ops: vec![Op::Idempotency(idempotency(&b, b"key-1", "b"))], events: vec![] }).await.unwrap();
+    assert_eq!(store.idempotency(&a, b"key-1").await.unwrap().unwrap().response, "{\"id\":\"a\"}");
+    assert_eq!(store.idempotency(&b, b"key-1").await.unwrap().unwrap().response, "b");
+    // Keys are per tenant.
+    let keks_a = store.keks(&a).await.unwrap();
+    let keks_b = store.keks(&b).await.unwrap();
+    assert_eq!(keks_a.len(), 1);
+    assert_eq!(keks_b.len(), 1);
+    assert_ne!(keks_a[0].wrapped, keks_b[0].wrapped);
+    store.close().await;
+}
+
+async fn concurrent_commits_all_land_and_the_audit_chain_verifies(env: Env) {
+    const TASKS: usize = 200;
+    let store = Arc::new(env.store.clone());
+    let t = tenant("busy");
+    store.commit(Commit { ops: vec![create_tenant(&t)], events: vec![] }).await.unwrap();
+    let events_before = event_count(&store).await;
+
+    let mut handles = Vec::new();
+    for i in 0..TASKS {
+        let (store, t) = (store.clone(), t.clone());
+        handles.push(tokio::spawn(async move {
+            let m = message(&t, 1 + i % 3, 2048 + i);
+            let mut c = commit_message(&m);
+            c.events.push(
+                NewEvent::new(t.clone(), Actor::api_key(ApiKeyId::new()), Action::ApiKeyUsed, Outcome::Success)
+                    .target(m.id),
+            );
+            let seqs = store.commit(c).await;
+            (m, seqs)
+        }));
+    }
+    let mut all_seqs = BTreeSet::new();
+    let mut messages = Vec::new();
+    for h in handles {
+        let (m, seqs) = h.await.unwrap();
+        let seqs = seqs.unwrap_or_else(|e| panic!("commit of {} failed: {e}", m.id));
+        assert_eq!(seqs.len(), 2);
+        assert_eq!(seqs[1], seqs[0] + 1, "a commit's events are chained together, in order");
+        all_seqs.extend(seqs);
+        messages.push(m);
+    }
+    assert_eq!(all_seqs.len(), 2 * TASKS, "every event got its own seq");
+    assert_eq!(event_count(&store).await, events_before + 2 * TASKS);
+    assert_eq!(store.message_count(&t).await.unwrap(), TASKS as i64);
+    for m in &messages {
+        assert_stored(&store, m).await;
+    }
+
+    let report = verify_audit(&store).await;
+    match &report {
+        VerifyReport::Ok { events, checkpoints, .. } => {
+            assert_eq!(*events as usize, events_before + 2 * TASKS);
+            assert!(*checkpoints >= 1, "checkpoint_every = 50 must have produced checkpoints");
+        }
+        VerifyReport::Broken(p) => panic!("audit chain broken: {p}"),
+    }
+    // Closing writes a final checkpoint at the head, and the log still verifies.
+    store.close().await;
+    let head = store.audit_head().await.unwrap();
+    let last = store.audit_checkpoints().await.unwrap().last().map(|c| c.seq);
+    assert_eq!(last, Some(head.seq));
+    assert!(verify_audit(&store).await.is_ok());
+}
+
+async fn idempotency_conflict_stores_nothing_of_its_commit(env: Env) {
+    let store = &env.store;
+    let t = tenant("idem");
+    let first = message(&t, 1, 500);
+    let mut c = commit_message(&first);
+    c.ops.push(Op::Idempotency(idempotency(&t, b"same-key", "first")));
+    store.commit(c).await.unwrap();
+    let events_before = event_count(store).await;
+    let head_before = store.audit_head().await.unwrap();
+
+    // The message op comes first, so its rows are written in the transaction
+    // before the idempotency insert fails: they must be rolled back.
+    let second = message(&t, 2, 700);
+    let mut c = commit_message(&second);
+    c.ops.push(Op::Idempotency(idempotency(&t, b"same-key", "second")));
+    match store.commit(c).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+
+    assert!(store.message(&t, &second.id).await.unwrap().is_none(), "message of the failed commit is visible");
+    assert!(store.recipients(&t, &second.id).await.unwrap().is_empty(), "queue of the failed commit is visible");
+    assert_eq!(store.message_count(&t).await.unwrap(), 1);
+    assert_eq!(store.idempotency(&t, b"same-key").await.unwrap().unwrap().response, "first");
+    assert_eq!(event_count(store).await, events_before, "the failed commit's event was chained");
+    assert_eq!(store.audit_head().await.unwrap(), head_before);
+    assert_stored(store, &first).await;
+    assert!(verify_audit(store).await.is_ok());
+
+    // The store keeps working after the failure.
+    let third = message(&t, 1, 10);
+    store.commit(commit_message(&third)).await.unwrap();
+    assert_stored(store, &third).await;
+    store.close().await;
+}
+
+async fn a_conflicting_commit_does_not_fail_its_batch(env: Env) {
+    const N: usize = 60;
+    let store = &env.store;
+    let t = tenant("batch");
+    store
+        .commit(Commit { ops: vec![Op::Idempotency(idempotency(&t, b"taken", "old"))], events: vec![] })
+        .await
+        .unwrap();
+    let events_before = event_count(store).await;
+
+    // Submitted together so the committer groups them. Commit 20 reuses a
+    // stored key; commits 30 and 31 race for one new key (one must lose).
+    let messages: Vec<NewMessage> = (0..N).map(|i| message(&t, 1, 4096 + i)).collect();
+    let commits = messages.iter().enumerate().map(|(i, m)| {
+        let mut c = commit_message(m);
+        match i {
+            20 => c.ops.push(Op::Idempotency(idempotency(&t, b"taken", "new"))),
+            30 | 31 => c.ops.push(Op::Idempotency(idempotency(&t, b"raced", &format!("winner {i}")))),
+            _ => {}
+        }
+        store.commit(c)
+    });
+    let retries_before = batch_retries::count();
+    let results = futures::future::join_all(commits).await;
+    // Without grouping this test would prove nothing: the committer must
+    // have met a conflict inside a batch and retried it commit by commit.
+    assert!(batch_retries::count() > retries_before, "no batch held a conflicting commit");
+
+    assert!(matches!(results[20], Err(StoreError::Conflict(_))), "commit 20: {:?}", results[20]);
+    let (winner, loser) = match (&results[30], &results[31]) {
+        (Ok(_), Err(StoreError::Conflict(_))) => (30, 31),
+        (Err(StoreError::Conflict(_)), Ok(_)) => (31, 30),
+        other => panic!("exactly one of two commits with one new key must win: {other:?}"),
+    };
+    for (i, (m, r)) in messages.iter().zip(&results).enumerate() {
+        if i == 20 || i == loser {
+            assert!(store.message(&t, &m.id).await.unwrap().is_none(), "message of failed commit {i} is visible");
+        } else {
+            assert!(r.is_ok(), "commit {i} failed with its neighbour: {r:?}");
+            assert_stored(store, m).await;
+        }
+    }
+    assert_eq!(store.message_count(&t).await.unwrap(), N as i64 - 2);
+    assert_eq!(store.idempotency(&t, b"raced").await.unwrap().unwrap().response, format!("winner {winner}"));
+    assert_eq!(store.idempotency(&t, b"taken").await.unwrap().unwrap().response, "old");
+    assert_eq!(event_count(store).await, events_before + N - 2);
+    assert!(verify_audit(store).await.is_ok());
+    store.close().await;
+}
+
+async fn reopen_keeps_everything(mut env: Env) {
+    let t = tenant("durable");
+    let user = UserRecord {
+        id: UserId::new(),
+        tenant: t.clone(),
+        username: "admin@durable".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: Role::Admin,
+    };
+    let key = ApiKeyRecord {
+        id: ApiKeyId::new(),
+        tenant: t.clone(),
+        name: "ci".into(),
+        verifier: vec![7; 32],
+        scopes: vec![Scope::Send, Scope::ReadEvents],
+        created_at: now_micros(),
+        revoked_at: None,
+    };
+    let secret = SecretRecord { name: "audit-signing".into(), sealed: vec![1, 2, 3], public: Some(vec![4, 5]) };
+    let messages: Vec<NewMessage> = (0..5).map(|i| message(&t, 1 + i, 10_000 * (i + 1))).collect();
+    env.store
+        .commit(Commit {
+            ops: vec![
+                create_tenant(&t),
+                Op::CreateUser(user.clone()),
+                Op::CreateApiKey(key.clone()),
+                Op::PutSecret(secret.clone()),
+                Op::Idempotency(idempotency(&t, b"k", "r")),
+            ],
+            events: vec![NewEvent::new(t.clone(), Actor::cli(), Action::TenantCreated, Outcome::Success).target(&t)],
+        })
+        .await
+        .unwrap();
+    for m in &messages {
+        env.store.commit(commit_message(m)).await.unwrap();
+    }
+    let head_before = env.store.audit_head().await.unwrap();
+
+    env.reopen().await;
+    let store = &env.store;
+
+    assert_eq!(store.tenant_ids().await.unwrap(), vec![t.clone()]);
+    assert_eq!(store.tenant(&t).await.unwrap().unwrap().name, "durable clinic");
+    assert_eq!(store.keks(&t).await.unwrap().len(), 1);
+    let u = store.user_by_name("admin@durable").await.unwrap().unwrap();
+    assert_eq!((u.id, u.tenant, u.password_hash, u.role), (user.id, t.clone(), user.password_hash, Role::Admin));
+    let k = store.api_key(&key.id).await.unwrap().unwrap();
+    assert_eq!((k.tenant, k.verifier, k.scopes, k.revoked_at), (t.clone(), key.verifier, key.scopes, None));
+    let s = store.secret("audit-signing").await.unwrap().unwrap();
+    assert_eq!((s.sealed, s.public), (secret.sealed, secret.public));
+    assert_eq!(store.idempotency(&t, b"k").await.unwrap().unwrap().response, "r");
+    for m in &messages {
+        assert_stored(store, m).await;
+    }
+    let head = store.audit_head().await.unwrap();
+    assert_eq!(head, head_before, "the chain head survives a reopen");
+    assert!(verify_audit(store).await.is_ok());
+
+    // The chain continues where it stopped, and new blobs land next to old ones.
+    let later = message(&t, 1, 123);
+    let seqs = store.commit(commit_message(&later)).await.unwrap();
+    assert_eq!(seqs, vec![head.seq + 1]);
+    assert_stored(store, &later).await;
+    for m in &messages {
+        assert_stored(store, m).await;
+    }
+    assert!(verify_audit(store).await.is_ok());
+    store.close().await;
+}
+
+async fn kek_rotation_rewraps_data_keys(env: Env) {
+    let store = &env.store;
+    let (t, other) = (tenant("rotating"), tenant("bystander"));
+    store.commit(Commit { ops: vec![create_tenant(&t), create_tenant(&other)], events: vec![] }).await.unwrap();
+    let messages: Vec<NewMessage> = (0..3).map(|_| message(&t, 1, 100)).collect();
+    for m in &messages {
+        store.commit(commit_message(m)).await.unwrap();
+    }
+    let blob_refs_before: Vec<String> = futures::future::join_all(messages.iter().map(|m| store.message(&t, &m.id)))
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().blob_ref)
+        .collect();
+
+    // A second KEK, and two of the three data keys re-wrapped under it.
+    let rewrapped = |m: &NewMessage| [b"v2-".as_slice(), m.id.as_bytes()].concat();
+    store
+        .commit(Commit {
+            ops: vec![
+                Op::AddKek(t.clone(), KekRecord { version: 2, wrapped: b"kek-2".to_vec() }),
+                Op::RewrapKeys {
+                    tenant: t.clone(),
+                    kek_version: 2,
+                    keys: messages[..2].iter().map(|m| (m.id, rewrapped(m))).collect(),
+                },
+            ],
+            events: vec![NewEvent::new(t.clone(), Actor::cli(), Action::KeyRotated, Outcome::Success).target(&t)],
+        })
+        .await
+        .unwrap();
+
+    let keks = store.keks(&t).await.unwrap();
+    assert_eq!(keks.iter().map(|k| k.version).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(keks[1].wrapped, b"kek-2");
+    for (i, m) in messages.iter().enumerate() {
+        let rec = store.message(&t, &m.id).await.unwrap().unwrap();
+        if i < 2 {
+            assert_eq!((rec.kek_version, rec.wrapped_dek), (2, rewrapped(m)), "message {i} not re-wrapped");
+        } else {
+            assert_eq!((rec.kek_version, &rec.wrapped_dek), (1, &m.wrapped_dek), "message {i} changed");
+        }
+        // Rotation re-wraps keys only: the body and metadata are untouched.
+        assert_eq!(rec.blob_ref, blob_refs_before[i]);
+        assert_eq!(rec.sealed_meta, m.sealed_meta);
+        assert!(store.read_blob(&rec.blob_ref).await.unwrap() == m.sealed_blob);
+    }
+    assert_eq!(store.keks(&other).await.unwrap().len(), 1, "another tenant's keys changed");
+
+    // A version that exists is a conflict, and another tenant cannot re-wrap
+    // this tenant's keys.
+    let dup = store
+        .commit(Commit { ops: vec![Op::AddKek(t.clone(), KekRecord { version: 2, wrapped: vec![0] })], events: vec![] })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let cross = store
+        .commit(Commit {
+            ops: vec![Op::RewrapKeys {
+                tenant: other.clone(),
+                kek_version: 9,
+                keys: vec![(messages[2].id, b"evil".to_vec())],
+            }],
+            events: vec![],
+        })
+        .await;
+    assert!(matches!(cross, Err(StoreError::Conflict(_))), "a re-wrap that misses must fail: {cross:?}");
+    let rec = store.message(&t, &messages[2].id).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.kek_version, rec.wrapped_dek),
+        (1, messages[2].wrapped_dek.clone()),
+        "cross-tenant re-wrap took effect"
+    );
+    assert!(verify_audit(store).await.is_ok());
+    store.close().await;
+}
+
+async fn a_failed_commit_never_touches_a_stored_blob(env: Env) {
+    let store = &env.store;
+    let t = tenant("clobber");
+    let original = message(&t, 1, 4000);
+    store.commit(commit_message(&original)).await.unwrap();
+
+    // The same id again (a pipeline retry that re-sealed the message with a
+    // new data key): the commit must fail and the stored message must still
+    // open, i.e. its row and its blob must still belong together.
+    let mut again = message(&t, 1, 5000);
+    again.id = original.id;
+    let result = store.commit(commit_message(&again)).await;
+    assert!(result.is_err(), "a second message with the same id was accepted");
+    assert_stored(store, &original).await;
+    assert!(verify_audit(store).await.is_ok());
+    store.close().await;
+}

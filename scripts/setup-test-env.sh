@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian 12 machine, as root. Idempotent:
+# a second run changes nothing and says so. Works from any current directory.
+#
+#   apt:   Postfix (preseeded "No configuration"), swaks + its Perl TLS/SASL
+#          modules, PostgreSQL, OpenSSL, GnuPG, python3-venv, CA certificates,
+#          procps (+ libssl-dev, pkg-config for crates that link OpenSSL).
+#          `apt-get update` runs only when a package is missing. While
+#          installing, /usr/sbin/policy-rc.d (exit 101) keeps the packages'
+#          own system services (postfix on 25, postgresql on 5432) from
+#          starting: the tests start private instances themselves.
+#   venv:  <repo>/.venv-test with moto[server] (S3 test server) and dkimpy.
+#
+# Environment: SEALPOST_TEST_PYTHON picks the interpreter for the venv
+# (default /usr/bin/python3, Debian's own, falling back to python3).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv-test"
+say() { echo "setup-test-env: $*"; }
+
+PKGS=(postfix swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl postgresql
+      openssl gnupg python3-venv ca-certificates procps libssl-dev pkg-config)
+
+installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
+
+MISSING=()
+for p in "${PKGS[@]}"; do installed "$p" || MISSING+=("$p"); done
+
+if ((${#MISSING[@]})); then
+    if [[ $(id -u) != 0 ]]; then
+        say "missing packages: ${MISSING[*]} -- run this script as root" >&2
+        exit 1
+    fi
+    say "installing: ${MISSING[*]}"
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        trap 'exit 130' INT TERM
+    fi
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    echo "postfix postfix/mailname string localhost" | debconf-set-selections
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${MISSING[@]}"
+    say "installed ${#MISSING[@]} package(s)"
+else
+    say "apt packages already installed"
+fi
+
+PY=${SEALPOST_TEST_PYTHON:-}
+if [[ -z $PY ]]; then
+    if [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3; else PY=python3; fi
+fi
+
+if [[ ! -x $VENV/bin/python ]]; then
+    say "creating $VENV"
+    "$PY" -m venv "$VENV"
+fi
+if "$VENV/bin/python" -c 'import moto, flask, dkim' >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server ]]; then
+    say "venv $VENV ready (moto, dkimpy)"
+else
+    say "installing moto[server] and dkimpy into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'moto[server]' dkimpy
+    "$VENV/bin/python" -c 'import moto, flask, dkim'
+    [[ -x $VENV/bin/moto_server ]]
+    say "venv $VENV installed"
+fi
+say "done"
