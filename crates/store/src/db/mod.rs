@@ -82,3 +82,28 @@ impl Db {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    /// Durability rests on these: a commit is acknowledged after the WAL is
+    /// fsynced. Checked on every pooled connection, not just the first.
+    #[tokio::test]
+    async fn every_sqlite_connection_is_wal_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..4 {
+            conns.push(db.pool.acquire().await.unwrap());
+        }
+        for c in conns.iter_mut() {
+            let sync: i64 = sqlx::query("PRAGMA synchronous").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
+            let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
+            let temp: i64 = sqlx::query("PRAGMA temp_store").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
+            assert_eq!((sync, mode.as_str(), temp), (2, "wal", 2), "synchronous=FULL, WAL, temp_store=MEMORY");
+        }
+    }
+}
