@@ -65,7 +65,13 @@ pub async fn serve(
         TcpListener::bind(cfg.http.addr).await.map_err(ServerError::io(format!("binding https {}", cfg.http.addr)))?;
     bound.push(("https API".to_owned(), http.local_addr().map_err(ServerError::io("local address"))?));
     tasks.push(tokio::spawn(intake::api::serve(app.clone(), http, acceptor)));
-    app.audit(vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStarted, Outcome::Success)]).await?;
+    let mut started = vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStarted, Outcome::Success)];
+    let mut ops = Vec::new();
+    if let Some(op) = config_change(&app).await? {
+        started.push(NewEvent::new(system_tenant(), Actor::system(), Action::ConfigChanged, Outcome::Success));
+        ops.push(op);
+    }
+    app.store.commit(sealpost_store::Commit { ops, events: started }).await?;
     on_ready(&bound);
     shutdown.await;
     for t in &tasks {
@@ -74,4 +80,22 @@ pub async fn serve(
     app.audit(vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStopped, Outcome::Success)]).await?;
     app.store.close().await;
     Ok(())
+}
+
+/// The configuration's fingerprint is kept (as the public half of a
+/// `config-fingerprint` record); a start with a different file is audited as
+/// `config.changed` (R-AU-1). Returns the op that records the new fingerprint.
+async fn config_change(app: &App) -> Result<Option<sealpost_store::Op>, ServerError> {
+    const NAME: &str = "config-fingerprint";
+    let text = std::fs::read(app.data_dir.join(config::CONFIG_FILE)).unwrap_or_default();
+    let fingerprint = sealpost_crypto::sha256(&text).to_vec();
+    let previous = app.store.secret(NAME).await?.and_then(|r| r.public);
+    if previous.as_deref() == Some(&fingerprint[..]) {
+        return Ok(None);
+    }
+    Ok(Some(sealpost_store::Op::PutSecret(sealpost_store::SecretRecord {
+        name: NAME.into(),
+        sealed: Vec::new(),
+        public: Some(fingerprint),
+    })))
 }
