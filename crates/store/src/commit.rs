@@ -154,9 +154,10 @@ impl Committer {
             .filter_map(|op| match op {
                 // A write-unique name: a failed or retried commit can never
                 // overwrite the blob of a message that is already stored.
-                Op::Message(m) => {
-                    Some((format!("t/{}/m/{}/{}", m.tenant, m.id, uuid::Uuid::new_v4().simple()), m.sealed_blob.clone()))
-                }
+                Op::Message(m) => Some((
+                    format!("t/{}/m/{}/{}", m.tenant, m.id, uuid::Uuid::new_v4().simple()),
+                    m.sealed_blob.clone(),
+                )),
                 _ => None,
             })
             .collect();
@@ -317,13 +318,15 @@ async fn write_op(
         Op::AddKek(tenant, kek) => insert_kek(tx, tenant, kek).await?,
         Op::RewrapKeys { tenant, kek_version, keys } => {
             for (id, wrapped) in keys {
-                let done = sqlx::query("UPDATE messages SET wrapped_dek = $1, kek_version = $2 WHERE tenant_id = $3 AND id = $4")
-                    .bind(wrapped.clone())
-                    .bind(*kek_version)
-                    .bind(tenant.as_str().to_owned())
-                    .bind(id.to_string())
-                    .execute(&mut **tx)
-                    .await?;
+                let done = sqlx::query(
+                    "UPDATE messages SET wrapped_dek = $1, kek_version = $2 WHERE tenant_id = $3 AND id = $4",
+                )
+                .bind(wrapped.clone())
+                .bind(*kek_version)
+                .bind(tenant.as_str().to_owned())
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict(format!("re-wrap: message {id} not found in tenant {tenant}")));
                 }

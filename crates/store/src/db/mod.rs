@@ -101,7 +101,8 @@ mod tests {
         }
         for c in conns.iter_mut() {
             let sync: i64 = sqlx::query("PRAGMA synchronous").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
-            let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
+            let mode: String =
+                sqlx::query("PRAGMA journal_mode").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
             let temp: i64 = sqlx::query("PRAGMA temp_store").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
             assert_eq!((sync, mode.as_str(), temp), (2, "wal", 2), "synchronous=FULL, WAL, temp_store=MEMORY");
         }
