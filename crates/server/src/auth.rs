@@ -74,6 +74,9 @@ pub enum AuthFailure {
     LockedOut,
 }
 
+/// Entries kept before stale ones are pruned.
+const PRUNE_AT: usize = 10_000;
+
 /// Counts failures per user name and per client IP; locks out after
 /// `max_failures` within the lockout window.
 #[derive(Default)]
@@ -98,6 +101,11 @@ impl LoginGuard {
     fn fail(&self, keys: &[String], max: u32, window: Duration) -> bool {
         let now = Instant::now();
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // A spray of names and addresses must not grow the map without bound:
+        // forget entries whose window has passed and that are not locked.
+        if map.len() >= PRUNE_AT {
+            map.retain(|_, e| e.locked_until.is_some_and(|t| t > now) || now.duration_since(e.first) <= window);
+        }
         let mut locked = false;
         for k in keys {
             let e = map.entry(k.clone()).or_insert(Entry { failures: 0, first: now, locked_until: None });
@@ -234,6 +242,24 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(5));
         assert!(!g2.is_locked(&keys));
+    }
+
+    #[test]
+    fn stale_entries_are_pruned_but_locks_are_kept() {
+        let g = LoginGuard::default();
+        let locked = ["name:victim".to_string()];
+        for _ in 0..3 {
+            g.fail(&locked, 3, Duration::from_secs(60));
+        }
+        for i in 0..3 * PRUNE_AT {
+            g.fail(&[format!("ip:spray-{i}")], 3, Duration::from_millis(1));
+            if i % 1000 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let len = g.entries.lock().unwrap().len();
+        assert!(len <= PRUNE_AT, "stale entries were not pruned: {len}");
+        assert!(g.is_locked(&locked), "a live lockout must survive pruning");
     }
 
     #[test]
