@@ -180,3 +180,18 @@ pub struct SecretRecord {
     /// Public half, if any.
     pub public: Option<Vec<u8>>,
 }
+
+/// A recipient claimed for a delivery attempt by [`crate::Store::lease_due`].
+#[derive(Debug, Clone)]
+pub struct LeasedRecipient {
+    /// Queue entry id.
+    pub id: RecipientId,
+    /// The message.
+    pub message_id: MessageId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Index into the sealed recipient list.
+    pub rcpt_index: i64,
+    /// Attempts so far.
+    pub attempts: i64,
+}

@@ -112,6 +112,7 @@ backend_tests!(
     reopen_keeps_everything,
     kek_rotation_rewraps_data_keys,
     a_failed_commit_never_touches_a_stored_blob,
+    leases_are_exclusive_and_expire,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -257,6 +258,50 @@ mod batch_retries {
 }
 
 // ---- tests -----------------------------------------------------------------
+
+async fn leases_are_exclusive_and_expire(env: Env) {
+    let store = &env.store;
+    let t = tenant("lease");
+    store.commit(Commit { ops: vec![create_tenant(&t)], events: vec![] }).await.unwrap();
+    let mut all = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let m = message(&t, 4, 64);
+        all.extend(m.recipients.iter().copied());
+        store.commit(commit_message(&m)).await.unwrap();
+    }
+    let now = now_micros() + 1_000_000;
+    // Four workers race for 40 due recipients, 7 at a time.
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store.lease_due(now, now + 60_000_000, &format!("worker-{w}"), 7).await.unwrap();
+                if got.is_empty() {
+                    break mine;
+                }
+                mine.extend(got.into_iter().map(|r| r.id));
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    let unique: std::collections::BTreeSet<_> = claimed.iter().copied().collect();
+    assert_eq!(unique.len(), claimed.len(), "a recipient was leased twice");
+    assert_eq!(unique, all, "every due recipient is leased exactly once");
+    // Nothing is due while the leases live; everything again once they expire.
+    assert!(store.lease_due(now, now + 1, "late", 100).await.unwrap().is_empty());
+    let after_expiry = now + 61_000_000;
+    assert_eq!(store.lease_due(after_expiry, after_expiry + 1, "retry", 100).await.unwrap().len(), 40);
+    // Not yet due: a queue row whose next attempt is in the future is left alone.
+    let future = message(&t, 1, 8);
+    store.commit(commit_message(&future)).await.unwrap();
+    assert!(store.lease_due(future.created_at - 1, future.created_at, "early", 10).await.unwrap().is_empty());
+    store.close().await;
+}
 
 async fn committed_message_reads_back(env: Env) {
     let store = &env.store;

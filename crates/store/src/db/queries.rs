@@ -297,4 +297,42 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Claims up to `limit` due recipients (queued or deferred, next attempt
+    /// reached, no live lease) for `owner` until `lease_until`. One statement
+    /// on both databases; on PostgreSQL the outer lease condition is
+    /// re-checked on the locked row, so concurrent nodes never claim the same row.
+    pub async fn lease_due(
+        &self,
+        now: i64,
+        lease_until: i64,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<LeasedRecipient>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE queue SET lease_until = $1, lease_owner = $2 \
+             WHERE id IN (SELECT id FROM queue WHERE state IN ('queued', 'deferred') AND next_attempt_at <= $3 \
+                          AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at LIMIT $4) \
+               AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING id, message_id, tenant_id, rcpt_index, attempts",
+        )
+        .bind(lease_until)
+        .bind(owner.to_owned())
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeasedRecipient {
+                    id: RecipientId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("recipient id"))?,
+                    message_id: MessageId::parse(&r.try_get::<String, _>("message_id")?)
+                        .map_err(|_| corrupt("message id"))?,
+                    tenant: tenant_of(r)?,
+                    rcpt_index: r.try_get("rcpt_index")?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
 }
