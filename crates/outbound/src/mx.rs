@@ -1,0 +1,114 @@
+//! MX resolution (RFC 5321 §5.1): MX records by preference (ties shuffled
+//! by the caller if it wants), implicit MX (the domain's own A/AAAA) when
+//! there are none, and null MX (RFC 7505: "no mail here") as an error.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
+
+/// Why a domain has no usable mail host.
+#[derive(Debug, thiserror::Error)]
+pub enum MxError {
+    /// The domain publishes a null MX: it accepts no mail (permanent).
+    #[error("domain accepts no mail (null MX)")]
+    NullMx,
+    /// The domain does not exist or has no MX and no address (permanent).
+    #[error("no mail host for domain")]
+    NoHost,
+    /// The lookup failed (temporary).
+    #[error("DNS lookup failed: {0}")]
+    Lookup(String),
+}
+
+/// One mail host of a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxHost {
+    /// MX preference (lower first); 0 for an implicit MX.
+    pub preference: u16,
+    /// Host name, without the trailing dot.
+    pub host: String,
+    /// Its addresses, with the SMTP port.
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Resolves mail hosts.
+#[derive(Clone)]
+pub struct MxResolver {
+    resolver: TokioResolver,
+    port: u16,
+}
+
+impl MxResolver {
+    /// Uses the system's resolver configuration; connects to port 25.
+    pub fn system() -> Result<Self, MxError> {
+        let resolver = TokioResolver::builder_tokio()
+            .map_err(|e| MxError::Lookup(e.to_string()))?
+            .build()
+            .map_err(|e| MxError::Lookup(e.to_string()))?;
+        Ok(Self { resolver, port: 25 })
+    }
+
+    /// Uses the given name servers (address and port, UDP and TCP), and
+    /// connects to mail hosts on `smtp_port` (tests use a loopback port).
+    pub fn with_servers(servers: &[SocketAddr], smtp_port: u16) -> Result<Self, MxError> {
+        let configs = servers
+            .iter()
+            .map(|s| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = s.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = s.port();
+                let mut ns = NameServerConfig::udp_and_tcp(s.ip());
+                ns.connections = vec![udp, tcp];
+                ns
+            })
+            .collect();
+        let resolver = TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(configs),
+            TokioRuntimeProvider::default(),
+        )
+        .build()
+        .map_err(|e| MxError::Lookup(e.to_string()))?;
+        Ok(Self { resolver, port: smtp_port })
+    }
+
+    /// The mail hosts of `domain`, best first, with their addresses.
+    /// Hosts whose addresses do not resolve are left out.
+    pub async fn resolve(&self, domain: &str) -> Result<Vec<MxHost>, MxError> {
+        let fqdn = format!("{}.", domain.trim_end_matches('.'));
+        let mut hosts: Vec<(u16, String)> = match self.resolver.mx_lookup(fqdn.as_str()).await {
+            Ok(lookup) => lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::MX(mx) => Some((mx.preference, mx.exchange.to_utf8())),
+                    _ => None,
+                })
+                .collect(),
+            Err(e) if e.is_no_records_found() => Vec::new(),
+            Err(e) => return Err(MxError::Lookup(e.to_string())),
+        };
+        if hosts.len() == 1 && (hosts[0].1 == "." || hosts[0].1.is_empty()) {
+            return Err(MxError::NullMx);
+        }
+        if hosts.is_empty() {
+            hosts.push((0, fqdn.clone()));
+        }
+        hosts.sort_by_key(|h| h.0);
+        let mut out = Vec::with_capacity(hosts.len());
+        for (preference, host) in hosts {
+            let addrs: Vec<SocketAddr> = match self.resolver.lookup_ip(host.as_str()).await {
+                Ok(ips) => ips.iter().map(|ip: IpAddr| SocketAddr::new(ip, self.port)).collect(),
+                Err(e) if e.is_no_records_found() => Vec::new(),
+                Err(e) => return Err(MxError::Lookup(e.to_string())),
+            };
+            if !addrs.is_empty() {
+                out.push(MxHost { preference, host: host.trim_end_matches('.').to_owned(), addrs });
+            }
+        }
+        if out.is_empty() { Err(MxError::NoHost) } else { Ok(out) }
+    }
+}
