@@ -52,6 +52,19 @@ pub enum Op {
     RevokeApiKey(TenantId, ApiKeyId),
     /// Store or replace an installation secret.
     PutSecret(SecretRecord),
+    /// A recipient's delivery state changed; its lease is released.
+    Delivery(DeliveryUpdate),
+    /// Hold a message for portal pickup.
+    Pickup(PortalPickup),
+    /// Add an address (as a keyed hash) to a tenant's suppression list.
+    Suppress {
+        /// Tenant.
+        tenant: TenantId,
+        /// Keyed hash of the normalized address.
+        address_hash: Vec<u8>,
+        /// `hard_bounce`, `unsubscribe`, `complaint`.
+        reason: String,
+    },
 }
 
 impl Commit {
@@ -367,6 +380,69 @@ async fn write_op(
                 .bind(id.to_string())
                 .execute(&mut **tx)
                 .await?;
+        }
+        Op::Delivery(d) => {
+            let done = sqlx::query(
+                "UPDATE queue SET state = $1, next_attempt_at = $2, attempts = $3, method = $4, tls_version = $5, \
+                 tls_cipher = $6, last_code = $7, updated_at = $8, lease_until = NULL, lease_owner = NULL \
+                 WHERE tenant_id = $9 AND id = $10 AND message_id = $11",
+            )
+            .bind(d.state.clone())
+            .bind(d.next_attempt_at)
+            .bind(d.attempts)
+            .bind(d.method.clone())
+            .bind(d.tls_version.clone())
+            .bind(d.tls_cipher.clone())
+            .bind(d.last_code)
+            .bind(now_micros())
+            .bind(d.tenant.as_str().to_owned())
+            .bind(d.recipient.to_string())
+            .bind(d.message.to_string())
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("recipient {} not found", d.recipient)));
+            }
+            sqlx::query(
+                "INSERT INTO recipient_events (id, recipient_id, message_id, tenant_id, event, at_micros, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(sealpost_model::EventId::new().to_string())
+            .bind(d.recipient.to_string())
+            .bind(d.message.to_string())
+            .bind(d.tenant.as_str().to_owned())
+            .bind(d.event.clone())
+            .bind(now_micros())
+            .bind(d.detail.clone())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::Pickup(p) => {
+            sqlx::query(
+                "INSERT INTO portal_pickups (token_hash, tenant_id, message_id, recipient_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(p.token_hash.clone())
+            .bind(p.tenant.as_str().to_owned())
+            .bind(p.message.to_string())
+            .bind(p.recipient.to_string())
+            .bind(p.created_at)
+            .bind(p.expires_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, "pickup token already exists"))?;
+        }
+        Op::Suppress { tenant, address_hash, reason } => {
+            sqlx::query(
+                "INSERT INTO suppressions (tenant_id, address_hash, reason, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (tenant_id, address_hash) DO NOTHING",
+            )
+            .bind(tenant.as_str().to_owned())
+            .bind(address_hash.clone())
+            .bind(reason.clone())
+            .bind(now_micros())
+            .execute(&mut **tx)
+            .await?;
         }
         Op::PutSecret(s) => {
             sqlx::query(

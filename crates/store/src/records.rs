@@ -155,6 +155,73 @@ pub struct QueueRecord {
     pub next_attempt_at: i64,
     /// Attempts so far.
     pub attempts: i64,
+    /// Delivery method chosen (`tls`, `portal`, `pgp`, `smime`, …), once decided.
+    pub method: Option<String>,
+    /// TLS version of the delivering connection.
+    pub tls_version: Option<String>,
+    /// TLS cipher of the delivering connection.
+    pub tls_cipher: Option<String>,
+    /// Last SMTP reply code from the receiver.
+    pub last_code: Option<i64>,
+}
+
+/// A change of one recipient's delivery state, with its event (R-DL-6).
+#[derive(Debug, Clone)]
+pub struct DeliveryUpdate {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The message.
+    pub message: MessageId,
+    /// The recipient's queue entry.
+    pub recipient: RecipientId,
+    /// New state: `delivered`, `deferred`, `bounced`, `portal`, `failed`.
+    pub state: String,
+    /// Next attempt (for `deferred`).
+    pub next_attempt_at: i64,
+    /// Attempts including this one.
+    pub attempts: i64,
+    /// Method.
+    pub method: Option<String>,
+    /// TLS version.
+    pub tls_version: Option<String>,
+    /// TLS cipher.
+    pub tls_cipher: Option<String>,
+    /// Receiver's reply code.
+    pub last_code: Option<i64>,
+    /// Event name (`delivered`, `deferred`, `bounced`, `portal_notified`, …).
+    pub event: String,
+    /// Event detail: a flat JSON object of codes, names and counts (no PHI).
+    pub detail: String,
+}
+
+/// A stored per-recipient event.
+#[derive(Debug, Clone)]
+pub struct RecipientEventRecord {
+    /// Recipient.
+    pub recipient: RecipientId,
+    /// Event name.
+    pub event: String,
+    /// Unix micros.
+    pub at_micros: i64,
+    /// JSON detail.
+    pub detail: String,
+}
+
+/// A message held for secure-portal pickup by one recipient.
+#[derive(Debug, Clone)]
+pub struct PortalPickup {
+    /// SHA-256 of the link token (the token itself is only in the notification).
+    pub token_hash: Vec<u8>,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Message.
+    pub message: MessageId,
+    /// Recipient.
+    pub recipient: RecipientId,
+    /// Unix micros.
+    pub created_at: i64,
+    /// Unix micros after which the link no longer works.
+    pub expires_at: i64,
 }
 
 /// A stored idempotent response.

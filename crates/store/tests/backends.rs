@@ -14,8 +14,8 @@ use bytes::Bytes;
 use sealpost_audit::{Action, Actor, CheckpointSigner, NewEvent, Outcome, VerifyReport, verify};
 use sealpost_model::{ApiKeyId, Category, MessageId, RecipientId, Role, Scope, TenantId, UserId, now_micros};
 use sealpost_store::{
-    ApiKeyRecord, Backend, BlobConfig, Commit, IdempotencyRecord, KekRecord, NewMessage, Op, SecretRecord, Source,
-    Store, StoreConfig, StoreError, TenantRecord, UserRecord,
+    ApiKeyRecord, Backend, BlobConfig, Commit, DeliveryUpdate, IdempotencyRecord, KekRecord, NewMessage, Op,
+    PortalPickup, SecretRecord, Source, Store, StoreConfig, StoreError, TenantRecord, UserRecord,
 };
 use sealpost_testkit::{DataDir, shared_postgres, shared_s3};
 
@@ -113,6 +113,7 @@ backend_tests!(
     kek_rotation_rewraps_data_keys,
     a_failed_commit_never_touches_a_stored_blob,
     leases_are_exclusive_and_expire,
+    delivery_updates_record_state_events_pickups_and_suppressions,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -300,6 +301,73 @@ async fn leases_are_exclusive_and_expire(env: Env) {
     let future = message(&t, 1, 8);
     store.commit(commit_message(&future)).await.unwrap();
     assert!(store.lease_due(future.created_at - 1, future.created_at, "early", 10).await.unwrap().is_empty());
+    store.close().await;
+}
+
+async fn delivery_updates_record_state_events_pickups_and_suppressions(env: Env) {
+    let store = &env.store;
+    let (t, other) = (tenant("deliv"), tenant("deliv-other"));
+    store.commit(Commit { ops: vec![create_tenant(&t), create_tenant(&other)], events: vec![] }).await.unwrap();
+    let m = message(&t, 2, 32);
+    store.commit(commit_message(&m)).await.unwrap();
+    let now = now_micros() + 1;
+    let leased = store.lease_due(now, now + 60_000_000, "w", 10).await.unwrap();
+    assert_eq!(leased.len(), 2);
+    let update = |rid, state: &str, event: &str| DeliveryUpdate {
+        tenant: t.clone(),
+        message: m.id,
+        recipient: rid,
+        state: state.into(),
+        next_attempt_at: now,
+        attempts: 1,
+        method: Some("tls".into()),
+        tls_version: Some("TLSv1.3".into()),
+        tls_cipher: Some("TLS13_AES_256_GCM_SHA384".into()),
+        last_code: Some(250),
+        event: event.into(),
+        detail: r#"{"code":250}"#.into(),
+    };
+    let pickup = PortalPickup {
+        token_hash: vec![7; 32],
+        tenant: t.clone(),
+        message: m.id,
+        recipient: m.recipients[1],
+        created_at: now,
+        expires_at: now + 1_000,
+    };
+    store
+        .commit(Commit {
+            ops: vec![
+                Op::Delivery(update(m.recipients[0], "delivered", "delivered")),
+                Op::Delivery(DeliveryUpdate {
+                    method: Some("portal".into()),
+                    ..update(m.recipients[1], "portal", "portal_notified")
+                }),
+                Op::Pickup(pickup),
+                Op::Suppress { tenant: t.clone(), address_hash: vec![9; 32], reason: "hard_bounce".into() },
+            ],
+            events: vec![],
+        })
+        .await
+        .unwrap();
+    let rows = store.recipients(&t, &m.id).await.unwrap();
+    assert_eq!((rows[0].state.as_str(), rows[0].method.as_deref()), ("delivered", Some("tls")));
+    assert_eq!(rows[0].tls_version.as_deref(), Some("TLSv1.3"));
+    assert_eq!((rows[1].state.as_str(), rows[1].method.as_deref()), ("portal", Some("portal")));
+    let events = store.recipient_events(&t, &m.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["delivered", "portal_notified"]);
+    assert!(store.recipient_events(&other, &m.id).await.unwrap().is_empty(), "events are tenant-scoped");
+    // Leases were released and delivered rows are not due again.
+    assert!(store.lease_due(now + 120_000_000, now + 180_000_000, "w", 10).await.unwrap().is_empty());
+    assert_eq!(store.pickup(&[7; 32]).await.unwrap().map(|p| p.recipient), Some(m.recipients[1]));
+    assert!(store.pickup(&[8; 32]).await.unwrap().is_none());
+    assert!(store.is_suppressed(&t, &[9; 32]).await.unwrap());
+    assert!(!store.is_suppressed(&other, &[9; 32]).await.unwrap(), "suppressions are tenant-scoped");
+    // An update for another tenant's recipient fails and changes nothing.
+    let wrong = DeliveryUpdate { tenant: other.clone(), ..update(m.recipients[0], "bounced", "bounced") };
+    let r = store.commit(Commit { ops: vec![Op::Delivery(wrong)], events: vec![] }).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    assert_eq!(store.recipients(&t, &m.id).await.unwrap()[0].state, "delivered");
     store.close().await;
 }
 

@@ -175,7 +175,8 @@ impl Store {
     /// The queue entries (one per recipient) of a tenant's message.
     pub async fn recipients(&self, tenant: &TenantId, id: &MessageId) -> Result<Vec<QueueRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, rcpt_index, state, next_attempt_at, attempts FROM queue WHERE tenant_id = $1 AND message_id = $2 ORDER BY rcpt_index",
+            "SELECT id, rcpt_index, state, next_attempt_at, attempts, method, tls_version, tls_cipher, last_code \
+             FROM queue WHERE tenant_id = $1 AND message_id = $2 ORDER BY rcpt_index",
         )
         .bind(tenant.as_str().to_owned())
         .bind(id.to_string())
@@ -189,9 +190,73 @@ impl Store {
                     state: r.try_get("state")?,
                     next_attempt_at: r.try_get("next_attempt_at")?,
                     attempts: r.try_get("attempts")?,
+                    method: r.try_get("method")?,
+                    tls_version: r.try_get("tls_version")?,
+                    tls_cipher: r.try_get("tls_cipher")?,
+                    last_code: r.try_get("last_code")?,
                 })
             })
             .collect()
+    }
+
+    /// Delivery events of a tenant's message, oldest first.
+    pub async fn recipient_events(
+        &self,
+        tenant: &TenantId,
+        message: &MessageId,
+    ) -> Result<Vec<RecipientEventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT recipient_id, event, at_micros, detail FROM recipient_events \
+             WHERE tenant_id = $1 AND message_id = $2 ORDER BY at_micros, id",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(message.to_string())
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecipientEventRecord {
+                    recipient: RecipientId::parse(&r.try_get::<String, _>("recipient_id")?)
+                        .map_err(|_| corrupt("recipient id"))?,
+                    event: r.try_get("event")?,
+                    at_micros: r.try_get("at_micros")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether an address (keyed hash) is on a tenant's suppression list.
+    pub async fn is_suppressed(&self, tenant: &TenantId, address_hash: &[u8]) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 AS one FROM suppressions WHERE tenant_id = $1 AND address_hash = $2")
+            .bind(tenant.as_str().to_owned())
+            .bind(address_hash.to_vec())
+            .fetch_optional(&self.db().pool)
+            .await?
+            .is_some())
+    }
+
+    /// A portal pickup by token hash, if it exists (expiry is the caller's check).
+    pub async fn pickup(&self, token_hash: &[u8]) -> Result<Option<PortalPickup>, StoreError> {
+        let row = sqlx::query(
+            "SELECT token_hash, tenant_id, message_id, recipient_id, created_at, expires_at FROM portal_pickups \
+             WHERE token_hash = $1",
+        )
+        .bind(token_hash.to_vec())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.map(|r| {
+            Ok(PortalPickup {
+                token_hash: r.try_get("token_hash")?,
+                tenant: tenant_of(&r)?,
+                message: MessageId::parse(&r.try_get::<String, _>("message_id")?).map_err(|_| corrupt("message id"))?,
+                recipient: RecipientId::parse(&r.try_get::<String, _>("recipient_id")?)
+                    .map_err(|_| corrupt("recipient id"))?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
     }
 
     /// Number of messages stored for a tenant.
