@@ -9,7 +9,7 @@
 #          installing, /usr/sbin/policy-rc.d (exit 101) keeps the packages'
 #          own system services (postfix on 25, postgresql on 5432) from
 #          starting: the tests start private instances themselves.
-#   venv:  <repo>/.venv-test with moto[server] (S3 test server) and dkimpy.
+#   venv:  <repo>/.venv-test with moto[server] (S3 test server), dkimpy and pynacl (ed25519 DKIM).
 #
 # Environment: SEALPOST_TEST_PYTHON picks the interpreter for the venv
 # (default /usr/bin/python3, Debian's own, falling back to python3).
@@ -57,12 +57,12 @@ if [[ ! -x $VENV/bin/python ]]; then
     say "creating $VENV"
     "$PY" -m venv "$VENV"
 fi
-if "$VENV/bin/python" -c 'import moto, flask, dkim' >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server ]]; then
-    say "venv $VENV ready (moto, dkimpy)"
+if "$VENV/bin/python" -c 'import moto, flask, dkim, nacl' >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server ]]; then
+    say "venv $VENV ready (moto, dkimpy, pynacl)"
 else
-    say "installing moto[server] and dkimpy into $VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'moto[server]' dkimpy
-    "$VENV/bin/python" -c 'import moto, flask, dkim'
+    say "installing moto[server], dkimpy and pynacl into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'moto[server]' dkimpy pynacl
+    "$VENV/bin/python" -c 'import moto, flask, dkim, nacl'
     [[ -x $VENV/bin/moto_server ]]
     say "venv $VENV installed"
 fi
