@@ -26,7 +26,9 @@ const SEGMENT_LIMIT: u64 = 256 * 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct SegmentStore {
     dir: Arc<PathBuf>,
-    active: Arc<Mutex<Active>>,
+    /// The segment this process appends to; created on the first write, so
+    /// read-only processes (CLI commands) never create segments.
+    active: Arc<Mutex<Option<Active>>>,
 }
 
 struct Active {
@@ -43,26 +45,33 @@ fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn create_segment(dir: &std::path::Path, number: u64) -> std::io::Result<Active> {
-    let file = OpenOptions::new().create_new(true).append(true).read(true).open(segment_path(dir, number))?;
-    sync_dir(dir)?;
-    Ok(Active { number, file, len: 0 })
+/// Creates the next free segment. Several processes may share the directory
+/// (the server and CLI commands): `create_new` makes each one take its own
+/// number, and a number taken by another process is skipped.
+fn create_next_segment(dir: &std::path::Path) -> std::io::Result<Active> {
+    let last = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg")?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    let mut number = last + 1;
+    for _ in 0..1000 {
+        match OpenOptions::new().create_new(true).append(true).read(true).open(segment_path(dir, number)) {
+            Ok(file) => {
+                sync_dir(dir)?;
+                return Ok(Active { number, file, len: 0 });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => number += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free segment number"))
 }
 
 impl SegmentStore {
     pub(crate) async fn open(dir: PathBuf) -> Result<Self, StoreError> {
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            let last = std::fs::read_dir(&dir)?
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg")?.parse::<u64>().ok())
-                .max()
-                .unwrap_or(0);
-            let active = create_segment(&dir, last + 1)?;
-            Ok(Self { dir: Arc::new(dir), active: Arc::new(Mutex::new(active)) })
-        })
-        .await
-        .map_err(|e| StoreError::Blob(e.to_string()))?
+        tokio::fs::create_dir_all(&dir).await?;
+        Ok(Self { dir: Arc::new(dir), active: Arc::new(Mutex::new(None)) })
     }
 
     pub(crate) async fn put_batch(&self, blobs: Vec<(String, bytes::Bytes)>) -> Result<Vec<String>, StoreError> {
@@ -73,11 +82,11 @@ impl SegmentStore {
     }
 
     fn put_batch_blocking(&self, blobs: Vec<(String, bytes::Bytes)>) -> Result<Vec<String>, StoreError> {
-        let mut active = self.active.lock().map_err(|_| StoreError::Blob("segment lock poisoned".into()))?;
-        if active.len >= SEGMENT_LIMIT {
-            let next = active.number + 1;
-            *active = create_segment(&self.dir, next)?;
+        let mut guard = self.active.lock().map_err(|_| StoreError::Blob("segment lock poisoned".into()))?;
+        if guard.as_ref().is_none_or(|a| a.len >= SEGMENT_LIMIT) {
+            *guard = Some(create_next_segment(&self.dir)?);
         }
+        let Some(active) = guard.as_mut() else { return Err(StoreError::Blob("no active segment".into())) };
         let mut buf = Vec::with_capacity(blobs.iter().map(|(k, d)| 16 + k.len() + d.len()).sum());
         let mut refs = Vec::with_capacity(blobs.len());
         for (key, data) in &blobs {
@@ -89,15 +98,13 @@ impl SegmentStore {
             buf.extend_from_slice(data);
             refs.push(format!("seg:{}:{}:{}", active.number, offset, data.len()));
         }
-        let start = active.len;
         if let Err(e) = active.file.write_all(&buf).and_then(|_| active.file.sync_data()) {
             // A failed write or sync leaves the file in an unknown state: never
             // append to it again, so refs handed out later stay valid.
-            let next = active.number + 1;
-            *active = create_segment(&self.dir, next)?;
+            *guard = None;
             return Err(e.into());
         }
-        active.len = start + buf.len() as u64;
+        active.len += buf.len() as u64;
         Ok(refs)
     }
 
@@ -176,7 +183,27 @@ mod tests {
         assert_eq!(s.get(&refs[0]).await.unwrap(), vec![0u8; 10]);
         assert_eq!(s.get(&refs[1]).await.unwrap(), b"second-blob");
         let all = std::fs::read(segment_path(dir.path(), 1)).unwrap();
+        assert!(!segment_path(dir.path(), 2).exists(), "the reopened store wrote nothing, so created no segment");
         assert!(!all.windows(10).any(|w| w == b"first-blob"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn processes_sharing_a_directory_each_get_their_own_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..16u8 {
+            let path = dir.path().to_path_buf();
+            tasks.push(tokio::spawn(async move {
+                let s = SegmentStore::open(path).await.unwrap();
+                let refs = s.put_batch(vec![("k".into(), bytes::Bytes::from(vec![i; 100]))]).await.unwrap();
+                (s, refs, i)
+            }));
+        }
+        for t in tasks {
+            let (s, refs, i) = t.await.unwrap();
+            assert_eq!(s.get(&refs[0]).await.unwrap(), vec![i; 100], "a blob was overwritten by another store");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 16);
     }
 
     #[test]
