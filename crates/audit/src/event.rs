@@ -101,6 +101,16 @@ vocabulary!(
         ServerStarted => "server.started",
         /// The server stopped.
         ServerStopped => "server.stopped",
+        /// A delivery method was chosen for a recipient (detail: method, reason).
+        DeliveryDecided => "delivery.decided",
+        /// A recipient's copy was delivered (detail: method, TLS).
+        MessageDelivered => "message.delivered",
+        /// A delivery attempt failed temporarily.
+        MessageDeferred => "message.deferred",
+        /// A recipient's copy failed permanently.
+        MessageBounced => "message.bounced",
+        /// A message was held for the portal and its recipient notified.
+        PortalNotified => "portal.notified",
     }
 );
 
@@ -375,7 +385,7 @@ mod tests {
 
     #[test]
     fn vocabularies_round_trip() {
-        assert_eq!(Action::ALL.len(), 19);
+        assert_eq!(Action::ALL.len(), 24);
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Ok(*a));
         }

@@ -86,6 +86,17 @@ impl RootKey {
         Ok(Kek(zeroize::Zeroizing::new(arr)))
     }
 
+    /// A keyed hash (HMAC-SHA256 under a key derived from the root key and
+    /// the tenant) for looking values up without storing them, e.g.
+    /// suppressed addresses. Stable across KEK rotations.
+    pub fn lookup_hash(&self, tenant: &str, value: &[u8]) -> Vec<u8> {
+        use aws_lc_rs::hmac;
+        let derive = hmac::Key::new(hmac::HMAC_SHA256, &self.0[..]);
+        let sub = hmac::sign(&derive, format!("sealpost/lookup/v1|{tenant}").as_bytes());
+        let key = hmac::Key::new(hmac::HMAC_SHA256, sub.as_ref());
+        hmac::sign(&key, value).as_ref().to_vec()
+    }
+
     /// Seals an installation secret (e.g. the audit signing key) under `purpose`.
     pub fn seal_secret(&self, purpose: &str, secret: &[u8]) -> Result<Vec<u8>, CryptoError> {
         aead::seal(&self.0, format!("sealpost/secret/v1|{purpose}").as_bytes(), secret)
@@ -109,6 +120,15 @@ mod tests {
         assert_eq!(&again.0[..], &root.0[..]);
         assert!(matches!(RootKey::from_file(&file, "wrong"), Err(CryptoError::Passphrase)));
         assert!(RootKey::from_file(b"{}", "x").is_err());
+    }
+
+    #[test]
+    fn lookup_hashes_are_per_tenant_and_deterministic() {
+        let root = RootKey::generate().unwrap();
+        let a = root.lookup_hash("a", b"x@y.org");
+        assert_eq!(a, root.lookup_hash("a", b"x@y.org"));
+        assert_ne!(a, root.lookup_hash("b", b"x@y.org"));
+        assert_ne!(a, RootKey::generate().unwrap().lookup_hash("a", b"x@y.org"));
     }
 
     #[test]

@@ -32,6 +32,19 @@ pub enum OutboundError {
     /// Bad client configuration.
     #[error("configuration: {0}")]
     Config(String),
+    /// The message to send has a bare CR or LF: a receiver could take a
+    /// bare-LF dot line for the end of DATA (SMTP smuggling), so it is refused.
+    #[error("message has a bare CR or LF; lines must end with CRLF")]
+    BareLineEnding,
+}
+
+/// Whether every CR is followed by LF and every LF preceded by CR.
+fn crlf_clean(data: &[u8]) -> bool {
+    data.iter().enumerate().all(|(i, &b)| match b {
+        b'\r' => data.get(i + 1) == Some(&b'\n'),
+        b'\n' => i > 0 && data[i - 1] == b'\r',
+        _ => true,
+    })
 }
 
 /// A server reply.
@@ -247,6 +260,9 @@ impl Connection {
         rcpts: &[String],
         data: &[u8],
     ) -> Result<SendOutcome, OutboundError> {
+        if !crlf_clean(data) {
+            return Err(OutboundError::BareLineEnding);
+        }
         let mut line = format!("MAIL FROM:<{mail_from}>");
         for p in mail_params {
             line.push(' ');
@@ -347,6 +363,15 @@ fn parse_line(line: &[u8]) -> Result<(u16, bool, String), OutboundError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_crlf_line_endings_are_clean() {
+        assert!(crlf_clean(b"a\r\nb\r\n"));
+        assert!(crlf_clean(b""));
+        for bad in [&b"a\nb"[..], b"\n", b"a\rb", b"a\r", b"x\r\n.\n"] {
+            assert!(!crlf_clean(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn reply_lines_parse_strictly() {

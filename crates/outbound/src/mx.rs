@@ -99,16 +99,44 @@ impl MxResolver {
         }
         hosts.sort_by_key(|h| h.0);
         let mut out = Vec::with_capacity(hosts.len());
+        let mut lookup_error = None;
         for (preference, host) in hosts {
+            // One broken backup MX must not block a healthy primary: a failed
+            // address lookup skips that host only.
             let addrs: Vec<SocketAddr> = match self.resolver.lookup_ip(host.as_str()).await {
                 Ok(ips) => ips.iter().map(|ip: IpAddr| SocketAddr::new(ip, self.port)).collect(),
                 Err(e) if e.is_no_records_found() => Vec::new(),
-                Err(e) => return Err(MxError::Lookup(e.to_string())),
+                Err(e) => {
+                    lookup_error = Some(e.to_string());
+                    Vec::new()
+                }
             };
             if !addrs.is_empty() {
                 out.push(MxHost { preference, host: host.trim_end_matches('.').to_owned(), addrs });
             }
         }
-        if out.is_empty() { Err(MxError::NoHost) } else { Ok(out) }
+        match (out.is_empty(), lookup_error) {
+            (false, _) => Ok(out),
+            (true, Some(e)) => Err(MxError::Lookup(e)),
+            (true, None) => Err(MxError::NoHost),
+        }
+    }
+
+    /// A configured route: `host` (resolved here) on `port`, bypassing MX.
+    pub async fn resolve_host(&self, host: &str, port: u16) -> Result<MxHost, MxError> {
+        let host = host.trim_end_matches('.');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(MxHost { preference: 0, host: host.to_owned(), addrs: vec![SocketAddr::new(ip, port)] });
+        }
+        let fqdn = format!("{host}.");
+        let addrs: Vec<SocketAddr> = match self.resolver.lookup_ip(fqdn.as_str()).await {
+            Ok(ips) => ips.iter().map(|ip: IpAddr| SocketAddr::new(ip, port)).collect(),
+            Err(e) if e.is_no_records_found() => Vec::new(),
+            Err(e) => return Err(MxError::Lookup(e.to_string())),
+        };
+        if addrs.is_empty() {
+            return Err(MxError::NoHost);
+        }
+        Ok(MxHost { preference: 0, host: host.to_owned(), addrs })
     }
 }

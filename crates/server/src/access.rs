@@ -32,9 +32,23 @@ impl App {
         actor: Actor,
         raw: bool,
     ) -> Result<OpenedMessage, ServerError> {
+        let opened = self.load_message(tenant, id, raw).await?;
+        let action = if raw { Action::MessageRawAccessed } else { Action::MessageAccessed };
+        self.audit(vec![NewEvent::new(tenant.clone(), actor, action, Outcome::Success).target(*id)]).await?;
+        Ok(opened)
+    }
+
+    /// Opens a message for the system's own use (delivery), without an
+    /// access event: delivery records its own audit events.
+    pub(crate) async fn load_message(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        raw: bool,
+    ) -> Result<OpenedMessage, ServerError> {
         let record =
             self.store.message(tenant, id).await?.ok_or_else(|| ServerError::NotFound(format!("message {id}")))?;
-        let keys = self.tenant_keys(tenant).await?;
+        let keys = self.tenant_keys_with(tenant, record.kek_version).await?;
         let kek = keys
             .get(record.kek_version)
             .ok_or_else(|| ServerError::NotFound(format!("key version {}", record.kek_version)))?;
@@ -48,8 +62,6 @@ impl App {
         } else {
             None
         };
-        let action = if raw { Action::MessageRawAccessed } else { Action::MessageAccessed };
-        self.audit(vec![NewEvent::new(tenant.clone(), actor, action, Outcome::Success).target(*id)]).await?;
         let recipients = self.store.recipients(tenant, id).await?;
         Ok(OpenedMessage { record, recipients, meta, raw: bytes })
     }

@@ -119,6 +119,7 @@ impl App {
     /// Rotates a tenant's KEK: a new version, then every data key re-wrapped
     /// under it (bodies are not re-encrypted). Returns (new version, keys re-wrapped).
     pub async fn rotate_kek(&self, tenant: &TenantId, actor: Actor) -> Result<(i64, usize), ServerError> {
+        self.forget_tenant_keys(tenant).await;
         let old = self.tenant_keys(tenant).await?;
         let version = old.current + 1;
         let kek = Kek::generate()?;

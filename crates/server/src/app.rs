@@ -34,7 +34,12 @@ pub struct TenantKeys {
     /// The version new messages are wrapped under.
     pub current: i64,
     keks: HashMap<i64, Kek>,
+    loaded: std::time::Instant,
 }
+
+/// Cached KEKs are reloaded after this long, so a rotation done by another
+/// process or node is picked up for new messages.
+const KEK_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl TenantKeys {
     /// The KEK of a given version.
@@ -145,16 +150,34 @@ impl App {
         Ok(signer)
     }
 
+    /// A tenant-keyed hash for lookups that must not store the value (suppressed addresses).
+    pub fn lookup_hash(&self, tenant: &TenantId, value: &[u8]) -> Vec<u8> {
+        self.root.lookup_hash(tenant.as_str(), value)
+    }
+
     /// The root key, for wrapping new tenant KEKs.
     pub(crate) fn root(&self) -> &RootKey {
         &self.root
     }
 
-    /// A tenant's KEKs, unwrapped once and cached.
+    /// A tenant's KEKs, unwrapped and cached for a minute.
     pub async fn tenant_keys(&self, tenant: &TenantId) -> Result<Arc<TenantKeys>, ServerError> {
-        if let Some(k) = self.keks.read().await.get(tenant) {
+        if let Some(k) = self.keks.read().await.get(tenant)
+            && k.loaded.elapsed() < KEK_CACHE_TTL
+        {
             return Ok(k.clone());
         }
+        self.load_tenant_keys(tenant).await
+    }
+
+    /// A tenant's KEKs including `version`: reloads once if the cache does
+    /// not have it (rotated by another process since it was loaded).
+    pub async fn tenant_keys_with(&self, tenant: &TenantId, version: i64) -> Result<Arc<TenantKeys>, ServerError> {
+        let keys = self.tenant_keys(tenant).await?;
+        if keys.get(version).is_some() { Ok(keys) } else { self.load_tenant_keys(tenant).await }
+    }
+
+    async fn load_tenant_keys(&self, tenant: &TenantId) -> Result<Arc<TenantKeys>, ServerError> {
         let records = self.store.keks(tenant).await?;
         let mut keks = HashMap::new();
         for r in &records {
@@ -165,7 +188,7 @@ impl App {
             .map(|r| r.version)
             .max()
             .ok_or_else(|| ServerError::NotFound(format!("keys of tenant {tenant}")))?;
-        let keys = Arc::new(TenantKeys { current, keks });
+        let keys = Arc::new(TenantKeys { current, keks, loaded: std::time::Instant::now() });
         self.keks.write().await.insert(tenant.clone(), keys.clone());
         Ok(keys)
     }

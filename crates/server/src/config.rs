@@ -38,6 +38,123 @@ pub struct Config {
     /// Brute-force protection.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Outbound delivery.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// Tenant-wide delivery policy (R-DL-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyMode {
+    /// Strongest available; verified TLS is enough; else portal.
+    TlsPreferred,
+    /// Only over verified TLS; otherwise fail without sending.
+    TlsExclusive,
+    /// Always hold for the portal and notify.
+    PortalAlways,
+    /// Never TLS alone: PGP, S/MIME or portal.
+    EncryptAlways,
+}
+
+/// Outbound delivery (issue 3, in progress: verified TLS and portal pickup).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Run the delivery workers. Off until delivery is complete; see docs/design/delivery.md.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Concurrent deliveries.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Port MX hosts are contacted on (25; tests use a loopback port).
+    #[serde(default = "default_smtp_port")]
+    pub smtp_port: u16,
+    /// Name servers (`ip:port`) for MX lookups; empty: the system's.
+    #[serde(default)]
+    pub name_servers: Vec<std::net::SocketAddr>,
+    /// Extra CA certificates (PEM) trusted for MX certificates, besides the Mozilla roots.
+    #[serde(default)]
+    pub extra_ca_files: Vec<PathBuf>,
+    /// Give up (bounce) after this many hours (R-DL-4: default 5 days).
+    #[serde(default = "default_lifetime_hours")]
+    pub lifetime_hours: u64,
+    /// First retry delay; doubles per attempt, capped at 4 hours.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_seconds: u64,
+    /// Tenant policy mode.
+    #[serde(default = "default_policy")]
+    pub policy: PolicyMode,
+    /// Recipient domains whose mail always goes to the portal (consumer webmail).
+    #[serde(default)]
+    pub portal_domains: Vec<String>,
+    /// Base URL of portal links in notifications.
+    #[serde(default = "default_portal_url")]
+    pub portal_url: String,
+    /// Days a portal link stays valid.
+    #[serde(default = "default_pickup_days")]
+    pub pickup_days: u64,
+    /// Envelope sender of notices (portal notifications, bounces).
+    #[serde(default = "default_notice_from")]
+    pub notice_from: String,
+    /// Static routes: recipient domain -> `host:port`, used instead of MX
+    /// (a smart host for a partner domain; tests). TLS is verified for `host`.
+    #[serde(default)]
+    pub routes: std::collections::BTreeMap<String, String>,
+}
+
+impl DeliveryConfig {
+    /// The route of a domain, if one is configured: (host, port).
+    pub fn route(&self, domain: &str) -> Option<(String, u16)> {
+        let target = self.routes.iter().find(|(d, _)| d.eq_ignore_ascii_case(domain))?.1;
+        let (host, port) = target.rsplit_once(':')?;
+        Some((host.to_owned(), port.parse().ok()?))
+    }
+}
+
+fn default_workers() -> usize {
+    16
+}
+fn default_smtp_port() -> u16 {
+    25
+}
+fn default_lifetime_hours() -> u64 {
+    120
+}
+fn default_retry_base() -> u64 {
+    60
+}
+fn default_policy() -> PolicyMode {
+    PolicyMode::TlsPreferred
+}
+fn default_portal_url() -> String {
+    "https://localhost:8443/p".into()
+}
+fn default_pickup_days() -> u64 {
+    30
+}
+fn default_notice_from() -> String {
+    "no-reply@localhost".into()
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            workers: default_workers(),
+            smtp_port: default_smtp_port(),
+            name_servers: Vec::new(),
+            extra_ca_files: Vec::new(),
+            lifetime_hours: default_lifetime_hours(),
+            retry_base_seconds: default_retry_base(),
+            policy: default_policy(),
+            portal_domains: Vec::new(),
+            portal_url: default_portal_url(),
+            pickup_days: default_pickup_days(),
+            notice_from: default_notice_from(),
+            routes: Default::default(),
+        }
+    }
 }
 
 fn default_hostname() -> String {
@@ -322,6 +439,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             keys: KeysConfig::default(),
             auth: AuthConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -357,6 +475,11 @@ impl Config {
                     "smtp listener {}: trusted_networks needs relay_tenant (whose mail is relayed?)",
                     l.addr
                 )));
+            }
+        }
+        for (domain, target) in &self.delivery.routes {
+            if self.delivery.route(domain).is_none() {
+                return Err(ServerError::Config(format!("delivery route for {domain}: {target:?} is not host:port")));
             }
         }
         if self.limits.max_batch == 0 || self.limits.max_message_size == 0 {

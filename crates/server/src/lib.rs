@@ -16,6 +16,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod deliver;
 mod error;
 mod fsutil;
 pub mod intake;
@@ -65,6 +66,12 @@ pub async fn serve(
         TcpListener::bind(cfg.http.addr).await.map_err(ServerError::io(format!("binding https {}", cfg.http.addr)))?;
     bound.push(("https API".to_owned(), http.local_addr().map_err(ServerError::io("local address"))?));
     tasks.push(tokio::spawn(intake::api::serve(app.clone(), http, acceptor)));
+    if cfg.delivery.enabled {
+        let deliverer = deliver::Deliverer::new(app.clone())?;
+        tasks.push(tokio::spawn(deliverer.run()));
+        bound
+            .push(("delivery workers".to_owned(), "0.0.0.0:0".parse().map_err(|_| ServerError::State("addr".into()))?));
+    }
     let mut started = vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStarted, Outcome::Success)];
     let mut ops = Vec::new();
     if let Some(op) = config_change(&app).await? {

@@ -7,10 +7,17 @@
 //!   [`shared_s3`] gives one per test binary, with a bucket per test from
 //!   [`S3::create_bucket`].
 //! * [`free_port`], [`wait_for_port`], [`DataDir`].
+//! * Mail peers for the outbound client: [`PostfixReceiver`] (a private
+//!   Postfix that receives into one Maildir, STARTTLS offered or not),
+//!   [`ScriptedServer`] (a fake SMTP server playing fixed replies),
+//!   [`DnsServer`] (A/AAAA/MX/TXT from an in-memory [`Zone`]),
+//!   [`StarttlsStripper`] (a man in the middle that hides STARTTLS), and
+//!   [`TestCa`] / [`self_signed`] for certificates.
 //!
 //! Nothing here depends on anything already running: the PostgreSQL binaries
-//! come from the `postgresql` package and moto from `.venv-test/`, both put
-//! there by `scripts/setup-test-env.sh`.
+//! come from the `postgresql` package, Postfix from `postfix` (its instances
+//! need root), and moto from `.venv-test/`, all put there by
+//! `scripts/setup-test-env.sh`.
 //!
 //! # Lifecycle
 //!
@@ -30,15 +37,25 @@
 //! ```
 
 mod data_dir;
+pub mod dns;
+pub mod mitm;
 mod net;
+pub mod pki;
+pub mod postfix;
 mod postgres;
 mod s3;
+pub mod scripted;
 mod watchdog;
 
 pub use data_dir::DataDir;
+pub use dns::{DnsServer, RecordData, Zone};
+pub use mitm::StarttlsStripper;
 pub use net::{free_port, wait_for_port};
+pub use pki::{TestCa, self_signed, write_pem};
+pub use postfix::{PostfixOptions, PostfixReceiver, Tls, received_tls, strip_trace_headers};
 pub use postgres::{Postgres, shared_postgres};
 pub use s3::{S3, shared_s3};
+pub use scripted::{Script, ScriptedServer, Step, Transcript};
 
 /// Why a test peer could not be started or used.
 #[derive(Debug, thiserror::Error)]

@@ -58,6 +58,8 @@ pub struct Opts {
     pub checkpoint_every: i64,
     /// `SEALPOST_LOG` for `serve`.
     pub log: String,
+    /// TOML appended to the generated configuration (e.g. a `[delivery]` table).
+    pub extra_toml: String,
 }
 
 impl Default for Opts {
@@ -69,6 +71,7 @@ impl Default for Opts {
             lockout_seconds: 900,
             checkpoint_every: 1000,
             log: "info".into(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -232,6 +235,7 @@ failure_delay_ms = 50
             max_failures = o.max_failures,
             lockout = o.lockout_seconds,
         );
+        let cfg = format!("{cfg}\n{}\n", o.extra_toml);
         std::fs::write(self.dir.join("sealpost.toml"), cfg).expect("write sealpost.toml");
     }
 

@@ -31,6 +31,10 @@ pub struct EnvelopeMeta {
     /// SHA-256 (hex) of the original bytes, set when sealing.
     #[serde(default)]
     pub sha256: String,
+    /// A notice Sealpost generated (portal notification, bounce): PHI-free by
+    /// construction, so it may travel without encryption and never goes to the portal.
+    #[serde(default)]
+    pub notice: bool,
 }
 
 /// How a recipient was addressed.

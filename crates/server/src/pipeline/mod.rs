@@ -49,6 +49,20 @@ impl App {
         subs: Vec<Submission>,
         idempotency: Option<&IdempotencyFor<'_>>,
     ) -> Result<Vec<MessageId>, ServerError> {
+        let (mut commit, ids) = self.seal_submissions(subs).await?;
+        if let Some(record) = idempotency {
+            commit.ops.push(Op::Idempotency(record(&ids)));
+        }
+        self.store.commit(commit).await?;
+        Ok(ids)
+    }
+
+    /// Seals `subs` into a commit (message ops and `message.accepted`
+    /// events) without committing it, so callers can add their own ops.
+    pub(crate) async fn seal_submissions(
+        &self,
+        subs: Vec<Submission>,
+    ) -> Result<(Commit, Vec<MessageId>), ServerError> {
         let mut ops = Vec::with_capacity(subs.len() + 1);
         let mut events = Vec::with_capacity(subs.len());
         let mut ids = Vec::with_capacity(subs.len());
@@ -72,10 +86,6 @@ impl App {
             events.push(event);
             ids.push(id);
         }
-        if let Some(record) = idempotency {
-            ops.push(Op::Idempotency(record(&ids)));
-        }
-        self.store.commit(Commit { ops, events }).await?;
-        Ok(ids)
+        Ok((Commit { ops, events }, ids))
     }
 }

@@ -259,17 +259,30 @@ pub async fn state(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<S
     let id = parse_id(&id)?;
     let m = app.open_message(p.tenant(), &id, p.actor(), false).await.map_err(not_found_or_internal)?;
     let at = sealpost_audit::rfc3339_micros(m.record.created_at);
+    let events = app.store.recipient_events(p.tenant(), &id).await.map_err(ApiError::internal)?;
     let recipients: Vec<Value> = m
         .recipients
         .iter()
         .map(|r| {
             let address = m.meta.recipients.get(r.rcpt_index as usize).map(|x| x.address.clone());
+            let mut history = vec![json!({"event": "accepted", "at": at})];
+            history.extend(events.iter().filter(|e| e.recipient == r.id).map(|e| {
+                json!({
+                    "event": e.event,
+                    "at": sealpost_audit::rfc3339_micros(e.at_micros),
+                    "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+                })
+            }));
             json!({
                 "id": r.id.to_string(),
                 "address": address,
                 "state": r.state,
                 "attempts": r.attempts,
-                "events": [{"event": "accepted", "at": at}],
+                "method": r.method,
+                "tls_version": r.tls_version,
+                "tls_cipher": r.tls_cipher,
+                "last_code": r.last_code,
+                "events": history,
             })
         })
         .collect();

@@ -1,0 +1,188 @@
+//! Delivery with adaptive encryption against real Postfix receivers
+//! (issue 3, R-DL-1/2/5, R-PT-1): a message carrying PHI reaches a receiver
+//! with a verified certificate over TLS; receivers without STARTTLS, with an
+//! untrusted certificate, or behind a STARTTLS-stripping proxy get only a
+//! PHI-free portal notification; with `tls-exclusive` nothing is sent and the
+//! sender is told why, without PHI.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, Opts, Server};
+use sealpost_testkit::{
+    DnsServer, PostfixOptions, PostfixReceiver, StarttlsStripper, TestCa, Tls, Zone, received_tls, self_signed,
+    strip_trace_headers, write_pem,
+};
+use serde_json::{Value, json};
+
+const SSN: &str = "078-05-1120";
+const DIAGNOSIS: &str = "Acute Xylophonic Encephalitis";
+
+fn has(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+struct Peers {
+    _ca: TestCa,
+    ca_path: std::path::PathBuf,
+    dns: DnsServer,
+    good: PostfixReceiver,
+    plain: PostfixReceiver,
+    untrusted: PostfixReceiver,
+    sender_box: PostfixReceiver,
+    _dir: tempfile::TempDir,
+}
+
+fn peers() -> Peers {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = TestCa::new().expect("ca");
+    let ca_path = ca.write_cert(dir.path()).expect("ca file");
+    let (cert_pem, key_pem) = ca.issue_chain(&["mx.good.test"]).expect("leaf");
+    let good = PostfixReceiver::start(PostfixOptions::with_tls(Tls::Offered { cert_pem, key_pem })).expect("good");
+    let plain = PostfixReceiver::start(PostfixOptions::with_tls(Tls::None)).expect("plain");
+    let (cert_pem, key_pem) = self_signed(&["mx.untrusted.test"]).expect("self-signed");
+    let untrusted =
+        PostfixReceiver::start(PostfixOptions::with_tls(Tls::Offered { cert_pem, key_pem })).expect("untrusted");
+    let (cert_pem, key_pem) = ca.issue_chain(&["mx.clinic.test"]).expect("leaf");
+    let sender_box =
+        PostfixReceiver::start(PostfixOptions::with_tls(Tls::Offered { cert_pem, key_pem })).expect("sender");
+    let lo = std::net::Ipv4Addr::LOCALHOST;
+    let zone = Zone::new()
+        .a("mx.good.test", lo)
+        .a("mx.plain.test", lo)
+        .a("mx.untrusted.test", lo)
+        .a("mx.strip.test", lo)
+        .a("mx.clinic.test", lo);
+    let dns = DnsServer::start(zone).expect("dns");
+    let _ = write_pem;
+    Peers { _ca: ca, ca_path, dns, good, plain, untrusted, sender_box, _dir: dir }
+}
+
+fn delivery_toml(p: &Peers, policy: &str, strip_port: u16) -> String {
+    format!(
+        r#"
+[delivery]
+enabled = true
+workers = 4
+name_servers = ["{dns}"]
+extra_ca_files = ["{ca}"]
+retry_base_seconds = 1
+policy = "{policy}"
+portal_url = "https://portal.clinic.test/p"
+notice_from = "no-reply@clinic.test"
+
+[delivery.routes]
+"good.test" = "mx.good.test:{good}"
+"plain.test" = "mx.plain.test:{plain}"
+"untrusted.test" = "mx.untrusted.test:{untrusted}"
+"strip.test" = "mx.good.test:{strip}"
+"clinic.test" = "mx.clinic.test:{sender}"
+"#,
+        dns = p.dns.addr(),
+        ca = p.ca_path.display(),
+        good = p.good.addr().port(),
+        plain = p.plain.addr().port(),
+        untrusted = p.untrusted.addr().port(),
+        sender = p.sender_box.addr().port(),
+        strip = strip_port,
+    )
+}
+
+/// Waits until every recipient of `id` has left the queued/deferred states.
+fn settled(server: &Server, id: &str, timeout: Duration) -> Value {
+    let end = Instant::now() + timeout;
+    loop {
+        let state = server.api_state(id);
+        let done = state["recipients"]
+            .as_array()
+            .is_some_and(|r| r.iter().all(|x| !matches!(x["state"].as_str(), Some("queued" | "deferred"))));
+        if done || Instant::now() > end {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn recipient<'a>(state: &'a Value, address: &str) -> &'a Value {
+    state["recipients"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["address"] == address))
+        .unwrap_or_else(|| panic!("no recipient {address} in {state}"))
+}
+
+fn send_phi(server: &Server, to: &[&str]) -> String {
+    let (st, b) = server.post(
+        "/v1/messages",
+        &server.api_key,
+        &json!({
+            "from": "doctor@clinic.test",
+            "to": to,
+            "subject": "Your results",
+            "text": format!("Patient SSN {SSN}. Diagnosis: {DIAGNOSIS}, ICD-10 J45.909."),
+        }),
+    );
+    assert_eq!(st, 202, "{b}");
+    b["id"].as_str().expect("id").to_owned()
+}
+
+#[test]
+fn tls_preferred_delivers_over_verified_tls_and_otherwise_notifies_without_phi() {
+    let p = peers();
+    let stripper = StarttlsStripper::start(p.good.addr()).expect("stripper");
+    let opts = Opts { extra_toml: delivery_toml(&p, "tls-preferred", stripper.addr().port()), ..Opts::default() };
+    let server = Server::start_with(Backend::Embedded, opts);
+    let id = send_phi(&server, &["pat@good.test", "pat@plain.test", "pat@untrusted.test", "pat@strip.test"]);
+    let state = settled(&server, &id, Duration::from_secs(60));
+
+    // Verified TLS: the message itself, over TLS, PHI intact.
+    let good = recipient(&state, "pat@good.test");
+    assert_eq!(good["state"], "delivered", "{state}");
+    assert_eq!(good["method"], "tls", "{state}");
+    let got = p.good.wait_for_messages(1, Duration::from_secs(30)).expect("good receiver got mail");
+    let m = got.iter().find(|m| has(m, SSN)).expect("the PHI message reached the verified receiver");
+    assert!(received_tls(m).is_some(), "not received over TLS");
+    assert!(has(strip_trace_headers(m), "Subject: Your results"));
+
+    // No STARTTLS, untrusted certificate, stripped STARTTLS: portal pickup;
+    // the receivers see only the notification.
+    for (addr, rx) in [("pat@plain.test", &p.plain), ("pat@untrusted.test", &p.untrusted)] {
+        let r = recipient(&state, addr);
+        assert_eq!(r["state"], "portal", "{addr}: {state}");
+        assert_eq!(r["method"], "portal", "{addr}: {state}");
+        let got = rx.wait_for_messages(1, Duration::from_secs(30)).expect("notification arrives");
+        for m in &got {
+            assert!(!has(m, SSN) && !has(m, DIAGNOSIS) && !has(m, "J45.909"), "PHI reached {addr}");
+            assert!(!has(m, "Your results"), "the subject reached {addr}");
+        }
+        assert!(got.iter().any(|m| has(m, "https://portal.clinic.test/p/")), "{addr}: no portal link");
+    }
+    assert_eq!(recipient(&state, "pat@strip.test")["state"], "portal", "{state}");
+    assert!(stripper.stripped() > 0, "the proxy never stripped STARTTLS");
+    assert!(!stripper.client_sent(SSN.as_bytes()), "PHI passed the STARTTLS-stripping proxy in clear");
+
+    // Every decision is audited, and the chain verifies.
+    assert!(server.count_action_db("delivery.decided") >= 4);
+    assert_eq!(server.count_action_db("portal.notified"), 3);
+    let (code, out) = server.audit_verify();
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn tls_exclusive_sends_nothing_without_verified_tls_and_tells_the_sender_without_phi() {
+    let p = peers();
+    let opts = Opts { extra_toml: delivery_toml(&p, "tls-exclusive", 9), ..Opts::default() };
+    let server = Server::start_with(Backend::Embedded, opts);
+    let id = send_phi(&server, &["pat@plain.test"]);
+    let state = settled(&server, &id, Duration::from_secs(60));
+    assert_eq!(recipient(&state, "pat@plain.test")["state"], "bounced", "{state}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(p.plain.maildir_messages().is_empty(), "tls-exclusive sent something to a receiver without TLS");
+    let notices = p.sender_box.wait_for_messages(1, Duration::from_secs(30)).expect("the sender is told");
+    let n = &notices[0];
+    assert!(has(n, &id), "the notice names the message id");
+    assert!(has(n, "verified TLS"), "the notice says why");
+    for secret in [SSN, DIAGNOSIS, "pat@plain.test", "Your results"] {
+        assert!(!has(n, secret), "the failure notice carries {secret:?}");
+    }
+}

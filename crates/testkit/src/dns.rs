@@ -1,0 +1,393 @@
+//! A loopback DNS server for tests: answers A, AAAA, MX and TXT queries from
+//! an in-memory [`Zone`], over UDP and TCP on the same 127.0.0.1 port.
+//!
+//! It is authoritative for every name: a name with records but none of the
+//! asked type gets NOERROR with no answers (NODATA), any other name gets
+//! NXDOMAIN; both carry an SOA in the authority section so resolvers can cache
+//! the negative answer. Names are matched case-insensitively, without the
+//! trailing dot. A null MX (RFC 7505) is `MX 0 .`: [`Zone::null_mx`].
+//!
+//! The server runs on two threads that end when [`DnsServer`] is dropped.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::{Error, Result, io};
+
+/// One resource record's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordData {
+    /// IPv4 address.
+    A(Ipv4Addr),
+    /// IPv6 address.
+    Aaaa(Ipv6Addr),
+    /// Mail exchanger: preference and host (`"."` or `""` for the root: null MX).
+    Mx(u16, String),
+    /// Text (split into 255-byte strings on the wire).
+    Txt(String),
+}
+
+impl RecordData {
+    fn qtype(&self) -> u16 {
+        match self {
+            RecordData::A(_) => TYPE_A,
+            RecordData::Aaaa(_) => TYPE_AAAA,
+            RecordData::Mx(..) => TYPE_MX,
+            RecordData::Txt(_) => TYPE_TXT,
+        }
+    }
+}
+
+/// The records the server answers from.
+#[derive(Debug, Clone, Default)]
+pub struct Zone {
+    records: Vec<(String, RecordData)>,
+}
+
+fn norm(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl Zone {
+    /// An empty zone (every name is NXDOMAIN).
+    pub fn new() -> Zone {
+        Zone::default()
+    }
+
+    /// Adds a record.
+    pub fn record(mut self, name: &str, data: RecordData) -> Zone {
+        self.records.push((norm(name), data));
+        self
+    }
+
+    /// Adds `name A ip`.
+    pub fn a(self, name: &str, ip: Ipv4Addr) -> Zone {
+        self.record(name, RecordData::A(ip))
+    }
+
+    /// Adds `name AAAA ip`.
+    pub fn aaaa(self, name: &str, ip: Ipv6Addr) -> Zone {
+        self.record(name, RecordData::Aaaa(ip))
+    }
+
+    /// Adds `name MX preference host`.
+    pub fn mx(self, name: &str, preference: u16, host: &str) -> Zone {
+        self.record(name, RecordData::Mx(preference, host.to_owned()))
+    }
+
+    /// Adds the null MX `name MX 0 .` (RFC 7505).
+    pub fn null_mx(self, name: &str) -> Zone {
+        self.record(name, RecordData::Mx(0, ".".into()))
+    }
+
+    /// Adds `name TXT "text"`.
+    pub fn txt(self, name: &str, text: &str) -> Zone {
+        self.record(name, RecordData::Txt(text.to_owned()))
+    }
+}
+
+/// A running DNS server (see the module docs).
+#[derive(Debug)]
+pub struct DnsServer {
+    addr: SocketAddr,
+    zone: Arc<Mutex<Zone>>,
+    queries: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    /// Binds UDP and TCP on the same free 127.0.0.1 port and serves `zone`.
+    pub fn start(zone: Zone) -> Result<DnsServer> {
+        let mut last = None;
+        for _ in 0..20 {
+            let udp = UdpSocket::bind("127.0.0.1:0").map_err(io("bind DNS UDP socket"))?;
+            let addr = udp.local_addr().map_err(io("DNS UDP address"))?;
+            match TcpListener::bind(addr) {
+                Ok(tcp) => return Self::run(udp, tcp, zone),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(Error::Io {
+            what: "bind DNS TCP listener".into(),
+            source: last.unwrap_or_else(|| std::io::Error::other("no port")),
+        })
+    }
+
+    fn run(udp: UdpSocket, tcp: TcpListener, zone: Zone) -> Result<DnsServer> {
+        let addr = udp.local_addr().map_err(io("DNS address"))?;
+        udp.set_read_timeout(Some(Duration::from_millis(100))).map_err(io("DNS UDP timeout"))?;
+        tcp.set_nonblocking(true).map_err(io("DNS TCP nonblocking"))?;
+        let zone = Arc::new(Mutex::new(zone));
+        let queries = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+
+        let (z, q, s) = (zone.clone(), queries.clone(), stop.clone());
+        let udp_thread = std::thread::Builder::new()
+            .name("testkit-dns-udp".into())
+            .spawn(move || {
+                let mut buf = [0u8; 4096];
+                while !s.load(Ordering::Relaxed) {
+                    let Ok((n, peer)) = udp.recv_from(&mut buf) else { continue };
+                    q.fetch_add(1, Ordering::Relaxed);
+                    let zone = z.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    if let Some(reply) = answer(&zone, &buf[..n]) {
+                        let _ = udp.send_to(&reply, peer);
+                    }
+                }
+            })
+            .map_err(io("spawn DNS UDP thread"))?;
+
+        let (z, q, s) = (zone.clone(), queries.clone(), stop.clone());
+        let tcp_thread = std::thread::Builder::new()
+            .name("testkit-dns-tcp".into())
+            .spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    match tcp.accept() {
+                        Ok((conn, _)) => {
+                            let (z, q) = (z.clone(), q.clone());
+                            std::thread::spawn(move || serve_tcp(conn, &z, &q));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+            .map_err(io("spawn DNS TCP thread"))?;
+
+        Ok(DnsServer { addr, zone, queries, stop, threads: vec![udp_thread, tcp_thread] })
+    }
+
+    /// The address (UDP and TCP).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Replaces the zone; later queries see the new records.
+    pub fn set_zone(&self, zone: Zone) {
+        *self.zone.lock().unwrap_or_else(|p| p.into_inner()) = zone;
+    }
+
+    /// How many queries arrived (UDP and TCP).
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve_tcp(mut conn: TcpStream, zone: &Mutex<Zone>, queries: &AtomicU64) {
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    loop {
+        let mut len = [0u8; 2];
+        if conn.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
+        if conn.read_exact(&mut msg).is_err() {
+            return;
+        }
+        queries.fetch_add(1, Ordering::Relaxed);
+        let zone = zone.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(reply) = answer(&zone, &msg) else { return };
+        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&reply);
+        if conn.write_all(&framed).is_err() {
+            return;
+        }
+    }
+}
+
+const TYPE_A: u16 = 1;
+const TYPE_MX: u16 = 15;
+const TYPE_TXT: u16 = 16;
+const TYPE_AAAA: u16 = 28;
+const TYPE_SOA: u16 = 6;
+const CLASS_IN: u16 = 1;
+const RCODE_FORMERR: u16 = 1;
+const RCODE_NXDOMAIN: u16 = 3;
+const RCODE_NOTIMP: u16 = 4;
+const TTL: u32 = 60;
+
+/// The question of a query: the name as sent (wire form) and as text.
+struct Question {
+    wire_name: Vec<u8>,
+    name: String,
+    qtype: u16,
+    qclass: u16,
+}
+
+fn parse_question(msg: &[u8]) -> Option<(Question, usize)> {
+    let mut pos = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = *msg.get(pos)? as usize;
+        if len == 0 {
+            pos += 1;
+            break;
+        }
+        if len > 63 {
+            return None; // compression pointers have no place in a question
+        }
+        let label = msg.get(pos + 1..pos + 1 + len)?;
+        labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
+        pos += 1 + len;
+    }
+    let wire_name = msg[12..pos].to_vec();
+    let qtype = u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]);
+    let qclass = u16::from_be_bytes([*msg.get(pos + 2)?, *msg.get(pos + 3)?]);
+    Some((Question { wire_name, name: labels.join("."), qtype, qclass }, pos + 4))
+}
+
+fn encode_name(out: &mut Vec<u8>, name: &str) {
+    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        out.push(label.len().min(63) as u8);
+        out.extend_from_slice(&label.as_bytes()[..label.len().min(63)]);
+    }
+    out.push(0);
+}
+
+fn push_record(out: &mut Vec<u8>, owner: &[u8], rtype: u16, rdata: &[u8]) {
+    out.extend_from_slice(owner);
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&TTL.to_be_bytes());
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(rdata);
+}
+
+fn rdata(data: &RecordData) -> Vec<u8> {
+    let mut out = Vec::new();
+    match data {
+        RecordData::A(ip) => out.extend_from_slice(&ip.octets()),
+        RecordData::Aaaa(ip) => out.extend_from_slice(&ip.octets()),
+        RecordData::Mx(pref, host) => {
+            out.extend_from_slice(&pref.to_be_bytes());
+            encode_name(&mut out, host);
+        }
+        RecordData::Txt(text) => {
+            let bytes = text.as_bytes();
+            if bytes.is_empty() {
+                out.push(0);
+            }
+            for chunk in bytes.chunks(255) {
+                out.push(chunk.len() as u8);
+                out.extend_from_slice(chunk);
+            }
+        }
+    }
+    out
+}
+
+/// The SOA for negative answers: owned by the question's last label (its
+/// "TLD"), which is an ancestor of every name asked.
+fn soa(out: &mut Vec<u8>, qname: &str) {
+    let tld = qname.rsplit('.').next().unwrap_or("");
+    let mut owner = Vec::new();
+    encode_name(&mut owner, tld);
+    let mut data = Vec::new();
+    encode_name(&mut data, &format!("ns.{tld}"));
+    encode_name(&mut data, &format!("hostmaster.{tld}"));
+    for v in [1u32, 3600, 600, 86400, TTL] {
+        data.extend_from_slice(&v.to_be_bytes());
+    }
+    push_record(out, &owner, TYPE_SOA, &data);
+}
+
+/// The reply to one query message, or None if it is not worth answering
+/// (too short to carry an id, or a response).
+fn answer(zone: &Zone, msg: &[u8]) -> Option<Vec<u8>> {
+    if msg.len() < 12 || msg[2] & 0x80 != 0 {
+        return None;
+    }
+    let id = [msg[0], msg[1]];
+    let opcode = (msg[2] >> 3) & 0x0f;
+    let rd = msg[2] & 0x01;
+    let qdcount = u16::from_be_bytes([msg[4], msg[5]]);
+    let header = |rcode: u16, qd: u16, an: u16, ns: u16| {
+        let mut h = id.to_vec();
+        // QR=1, opcode echoed, AA=1, RD echoed; RA=1, rcode.
+        h.push(0x80 | (opcode << 3) | 0x04 | rd);
+        h.push(0x80 | rcode as u8);
+        for n in [qd, an, ns, 0] {
+            h.extend_from_slice(&n.to_be_bytes());
+        }
+        h
+    };
+    if opcode != 0 {
+        return Some(header(RCODE_NOTIMP, 0, 0, 0));
+    }
+    let parsed = if qdcount == 1 { parse_question(msg) } else { None };
+    let Some((q, qend)) = parsed else { return Some(header(RCODE_FORMERR, 0, 0, 0)) };
+
+    let known = zone.records.iter().any(|(n, _)| *n == q.name);
+    let answers: Vec<&RecordData> = if q.qclass == CLASS_IN {
+        zone.records.iter().filter(|(n, d)| *n == q.name && d.qtype() == q.qtype).map(|(_, d)| d).collect()
+    } else {
+        Vec::new()
+    };
+    let rcode = if known { 0 } else { RCODE_NXDOMAIN };
+    let ns = u16::from(answers.is_empty());
+    let mut out = header(rcode, 1, answers.len() as u16, ns);
+    out.extend_from_slice(&msg[12..qend]);
+    for a in &answers {
+        push_record(&mut out, &q.wire_name, a.qtype(), &rdata(a));
+    }
+    if answers.is_empty() {
+        soa(&mut out, &q.name);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+        let mut q = id.to_be_bytes().to_vec();
+        q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        encode_name(&mut q, name);
+        q.extend_from_slice(&qtype.to_be_bytes());
+        q.extend_from_slice(&CLASS_IN.to_be_bytes());
+        q
+    }
+
+    #[test]
+    fn answers_over_udp_and_tcp() {
+        let zone = Zone::new().mx("example.test", 10, "mx.example.test").a("mx.example.test", Ipv4Addr::LOCALHOST);
+        let server = DnsServer::start(zone).unwrap();
+
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        udp.send_to(&query(7, "EXAMPLE.test.", TYPE_MX), server.addr()).unwrap();
+        let mut buf = [0u8; 512];
+        let n = udp.recv(&mut buf).unwrap();
+        let r = &buf[..n];
+        assert_eq!(&r[..2], &7u16.to_be_bytes());
+        assert_eq!(r[3] & 0x0f, 0, "NOERROR");
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1, "one answer");
+
+        let mut tcp = TcpStream::connect(server.addr()).unwrap();
+        let q = query(8, "nope.test", TYPE_A);
+        tcp.write_all(&(q.len() as u16).to_be_bytes()).unwrap();
+        tcp.write_all(&q).unwrap();
+        let mut len = [0u8; 2];
+        tcp.read_exact(&mut len).unwrap();
+        let mut r = vec![0u8; u16::from_be_bytes(len) as usize];
+        tcp.read_exact(&mut r).unwrap();
+        assert_eq!(r[3] & 0x0f, RCODE_NXDOMAIN as u8);
+        assert_eq!(u16::from_be_bytes([r[8], r[9]]), 1, "SOA in authority");
+        assert!(server.queries() >= 2);
+    }
+}
