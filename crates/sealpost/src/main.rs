@@ -73,6 +73,26 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// DNS records to publish.
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DnsCommand {
+    /// Print the SPF, DKIM, DMARC, MTA-STS and TLS-RPT records (and the MTA-STS policy file) for DOMAIN.
+    Records {
+        /// Sending domain.
+        domain: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Where DMARC and TLS reports go (default postmaster@DOMAIN).
+        #[arg(long)]
+        report_address: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -176,6 +196,14 @@ enum ApikeyCommand {
 enum KeysCommand {
     /// Rotate a tenant's key-encryption key (re-wraps data keys, not bodies).
     Rotate {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Create (or rotate) the DKIM keys of a sending domain: RSA-2048 and Ed25519.
+    Dkim {
+        /// Sending domain.
+        domain: String,
         /// Tenant.
         #[arg(long, default_value = "default")]
         tenant: String,
@@ -394,6 +422,25 @@ async fn run(cli: Cli) -> Result<i32> {
             app.store.close().await;
             let (version, count) = r?;
             println!("tenant {t}: key-encryption key version {version}; {count} data keys re-wrapped");
+        }
+        Command::Keys { command: KeysCommand::Dkim { domain, tenant: t } } => {
+            let app = open(&data).await?;
+            let r = app.rotate_dkim_keys(&tenant(&t)?, &domain, Actor::cli()).await;
+            app.store.close().await;
+            let selectors = r?;
+            println!("DKIM keys for {domain}: selectors {}", selectors.join(", "));
+            println!("Publish them: sealpost dns records {domain}");
+        }
+        Command::Dns { command: DnsCommand::Records { domain, tenant: t, report_address } } => {
+            let app = open(&data).await?;
+            let report = report_address.unwrap_or_else(|| format!("postmaster@{domain}"));
+            let r = app.dns_records(&tenant(&t)?, &domain, &report).await;
+            app.store.close().await;
+            let (records, policy) = r?;
+            for rec in &records {
+                println!("{rec}");
+            }
+            println!("\n; MTA-STS policy, served at {}:\n{}", policy.url, policy.text.replace("\r\n", "\n"));
         }
     }
     Ok(0)

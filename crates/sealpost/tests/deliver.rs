@@ -126,12 +126,67 @@ fn send_phi(server: &Server, to: &[&str]) -> String {
     b["id"].as_str().expect("id").to_owned()
 }
 
+/// Verifies every DKIM-Signature of `message` with dkimpy, keys from the
+/// zone lines `sealpost dns records` printed. Returns the algorithms that passed.
+fn dkimpy_verify_all(message: &[u8], zone: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Maildir stores LF line ends; the message was signed with CRLF.
+    let mut crlf = Vec::new();
+    for line in message.split(|&b| b == b'\n') {
+        crlf.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+        crlf.extend_from_slice(b"\r\n");
+    }
+    crlf.truncate(crlf.len() - 2);
+    std::fs::write(dir.path().join("msg.eml"), &crlf).expect("write message");
+    std::fs::write(dir.path().join("zone.txt"), zone).expect("write zone");
+    let script = r#"
+import re, sys, dkim
+keys = {}
+for line in open(sys.argv[1]):
+    m = re.match(r'^(\S+)\s+IN\s+TXT\s+(".*")$', line.strip())
+    if m and "._domainkey." in m.group(1):
+        keys[m.group(1).rstrip(".").lower()] = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2)))
+msg = open(sys.argv[2], "rb").read()
+def dnsfunc(name, timeout=5):
+    name = (name.decode() if isinstance(name, bytes) else name).rstrip(".").lower()
+    v = keys.get(name)
+    return v.encode() if v else None
+d = dkim.DKIM(msg)
+n = sum(1 for (k, v) in d.headers if k.lower() == b"dkim-signature")
+for i in range(n):
+    ok = dkim.DKIM(msg).verify(idx=i, dnsfunc=dnsfunc)
+    sig = [v for (k, v) in d.headers if k.lower() == b"dkim-signature"][i]
+    alg = re.search(rb"a=([a-z0-9-]+)", sig).group(1).decode()
+    print(("PASS " if ok else "FAIL ") + alg)
+"#;
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv-test/bin/python");
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(dir.path().join("zone.txt"))
+        .arg(dir.path().join("msg.eml"))
+        .output()
+        .expect("run dkimpy (scripts/setup-test-env.sh installs it into .venv-test)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "dkimpy: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains("FAIL"), "a DKIM signature failed: {stdout}");
+    stdout.lines().filter_map(|l| l.strip_prefix("PASS ")).map(str::to_owned).collect()
+}
+
 #[test]
 fn tls_preferred_delivers_over_verified_tls_and_otherwise_notifies_without_phi() {
     let p = peers();
     let stripper = StarttlsStripper::start(p.good.addr()).expect("stripper");
     let opts = Opts { extra_toml: delivery_toml(&p, "tls-preferred", stripper.addr().port()), ..Opts::default() };
     let server = Server::start_with(Backend::Embedded, opts);
+    let out = server.cli(&["keys", "dkim", "clinic.test"]);
+    assert!(out.status.success(), "keys dkim: {}", common::text(&out));
+    let out = server.cli(&["dns", "records", "clinic.test"]);
+    assert!(out.status.success(), "dns records: {}", common::text(&out));
+    let zone = String::from_utf8_lossy(&out.stdout).into_owned();
+    for needle in ["v=spf1", "k=rsa", "k=ed25519", "_dmarc.clinic.test", "_mta-sts.clinic.test", "mode: enforce"] {
+        assert!(zone.contains(needle), "dns records lacks {needle}: {zone}");
+    }
     let id = send_phi(&server, &["pat@good.test", "pat@plain.test", "pat@untrusted.test", "pat@strip.test"]);
     let state = settled(&server, &id, Duration::from_secs(60));
 
@@ -143,6 +198,9 @@ fn tls_preferred_delivers_over_verified_tls_and_otherwise_notifies_without_phi()
     let m = got.iter().find(|m| has(m, SSN)).expect("the PHI message reached the verified receiver");
     assert!(received_tls(m).is_some(), "not received over TLS");
     assert!(has(strip_trace_headers(m), "Subject: Your results"));
+    let mut algs = dkimpy_verify_all(m, &zone);
+    algs.sort();
+    assert_eq!(algs, ["ed25519-sha256", "rsa-sha256"], "both DKIM signatures verify with dkimpy");
 
     // No STARTTLS, untrusted certificate, stripped STARTTLS: portal pickup;
     // the receivers see only the notification.

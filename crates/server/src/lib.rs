@@ -17,6 +17,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod deliver;
+pub mod dkim_keys;
 mod error;
 mod fsutil;
 pub mod intake;

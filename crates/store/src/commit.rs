@@ -56,6 +56,8 @@ pub enum Op {
     Delivery(DeliveryUpdate),
     /// Hold a message for portal pickup.
     Pickup(PortalPickup),
+    /// Add a DKIM key; older keys of the same domain and algorithm stop signing.
+    PutDkimKey(DkimKeyRecord),
     /// Add an address (as a keyed hash) to a tenant's suppression list.
     Suppress {
         /// Tenant.
@@ -431,6 +433,28 @@ async fn write_op(
             .execute(&mut **tx)
             .await
             .map_err(|e| conflict(e, "pickup token already exists"))?;
+        }
+        Op::PutDkimKey(k) => {
+            sqlx::query("UPDATE dkim_keys SET active = 0 WHERE tenant_id = $1 AND domain = $2 AND algorithm = $3")
+                .bind(k.tenant.as_str().to_owned())
+                .bind(k.domain.clone())
+                .bind(k.algorithm.clone())
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO dkim_keys (tenant_id, domain, selector, algorithm, sealed, public_dns, created_at, active) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
+            )
+            .bind(k.tenant.as_str().to_owned())
+            .bind(k.domain.clone())
+            .bind(k.selector.clone())
+            .bind(k.algorithm.clone())
+            .bind(k.sealed.clone())
+            .bind(k.public_dns.clone())
+            .bind(k.created_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, "DKIM selector already exists"))?;
         }
         Op::Suppress { tenant, address_hash, reason } => {
             sqlx::query(

@@ -262,3 +262,25 @@ pub struct LeasedRecipient {
     /// Attempts so far.
     pub attempts: i64,
 }
+
+/// A DKIM signing key of a tenant's sending domain (R-DL-3). The private key
+/// is sealed under the root key; the public value is what DNS must publish.
+#[derive(Debug, Clone)]
+pub struct DkimKeyRecord {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Sending domain (lowercase).
+    pub domain: String,
+    /// Selector.
+    pub selector: String,
+    /// `rsa-sha256` or `ed25519-sha256`.
+    pub algorithm: String,
+    /// PKCS#8, sealed under the root key.
+    pub sealed: Vec<u8>,
+    /// The TXT value to publish at `<selector>._domainkey.<domain>`.
+    pub public_dns: String,
+    /// Unix micros.
+    pub created_at: i64,
+    /// Signs new mail. A rotated-out key stays listed (and published) but inactive.
+    pub active: bool,
+}

@@ -87,6 +87,22 @@ pub(super) async fn deliver_one(
     if opened.meta.eight_bit {
         params.push("BODY=8BITMIME".to_owned());
     }
+    // DKIM: sign with the sending domain's active keys (none configured: unsigned).
+    let sender_domain = match opened.meta.mail_from.as_deref() {
+        Some(from) => from.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()),
+        None => cfg.notice_from.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()),
+    };
+    let signers = match &sender_domain {
+        Some(dom) => app.dkim_signers(&item.tenant, dom).await?,
+        None => Vec::new(),
+    };
+    let signed;
+    let raw = if signers.is_empty() {
+        raw
+    } else {
+        signed = crate::dkim_keys::sign(&signers, raw)?;
+        &signed[..]
+    };
     let attempt = attempt(d, &domain, verified_only, &mail_from, &params, address.as_str(), raw).await;
     match attempt {
         Attempt::Sent { tls, code } => {

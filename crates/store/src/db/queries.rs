@@ -400,4 +400,30 @@ impl Store {
             })
             .collect()
     }
+
+    /// A tenant's DKIM keys for `domain`, newest first.
+    pub async fn dkim_keys(&self, tenant: &TenantId, domain: &str) -> Result<Vec<DkimKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, domain, selector, algorithm, sealed, public_dns, created_at, active FROM dkim_keys \
+             WHERE tenant_id = $1 AND domain = $2 ORDER BY created_at DESC, selector",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(domain.to_ascii_lowercase())
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DkimKeyRecord {
+                    tenant: tenant_of(r)?,
+                    domain: r.try_get("domain")?,
+                    selector: r.try_get("selector")?,
+                    algorithm: r.try_get("algorithm")?,
+                    sealed: r.try_get("sealed")?,
+                    public_dns: r.try_get("public_dns")?,
+                    created_at: r.try_get("created_at")?,
+                    active: r.try_get::<i64, _>("active")? != 0,
+                })
+            })
+            .collect()
+    }
 }

@@ -1,0 +1,120 @@
+//! DKIM keys per tenant and sending domain (R-DL-3): creation and rotation
+//! (`sealpost keys dkim DOMAIN`), the records to publish
+//! (`sealpost dns records DOMAIN`), and loading signers for delivery.
+
+use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
+use sealpost_dkim::{Algorithm, DkimKey, DnsRecord, Signer};
+use sealpost_model::{TenantId, now_micros};
+use sealpost_store::{Commit, DkimKeyRecord, Op};
+
+use crate::ServerError;
+use crate::app::App;
+
+fn purpose(tenant: &TenantId, domain: &str, selector: &str) -> String {
+    format!("dkim|{tenant}|{domain}|{selector}")
+}
+
+fn algorithm(name: &str) -> Option<Algorithm> {
+    [Algorithm::Rsa2048, Algorithm::Ed25519].into_iter().find(|a| a.as_str() == name)
+}
+
+fn dkim_err(e: sealpost_dkim::Error) -> ServerError {
+    ServerError::State(format!("dkim: {e}"))
+}
+
+impl App {
+    /// Creates a new RSA-2048 and a new Ed25519 key for `domain`; they sign
+    /// from now on, and the previous keys stop signing but stay listed so
+    /// their DNS records can be kept until mail signed with them has aged out.
+    /// Returns the new selectors.
+    pub async fn rotate_dkim_keys(
+        &self,
+        tenant: &TenantId,
+        domain: &str,
+        actor: Actor,
+    ) -> Result<Vec<String>, ServerError> {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        if domain.is_empty()
+            || !domain.contains('.')
+            || domain.bytes().any(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+        {
+            return Err(ServerError::State(format!("not a domain name: {domain:?}")));
+        }
+        let tag = &sealpost_crypto::random_token(4)?.to_ascii_lowercase().replace(['-', '_'], "x");
+        let mut ops = Vec::new();
+        let mut events = Vec::new();
+        let mut selectors = Vec::new();
+        for (alg, suffix) in [(Algorithm::Rsa2048, "r"), (Algorithm::Ed25519, "e")] {
+            let key = tokio::task::spawn_blocking(move || DkimKey::generate(alg))
+                .await
+                .map_err(|e| ServerError::State(e.to_string()))?
+                .map_err(dkim_err)?;
+            let selector = format!("sp{tag}{suffix}");
+            let sealed = self.root().seal_secret(&purpose(tenant, &domain, &selector), &key.to_pkcs8_der())?;
+            ops.push(Op::PutDkimKey(DkimKeyRecord {
+                tenant: tenant.clone(),
+                domain: domain.clone(),
+                selector: selector.clone(),
+                algorithm: alg.as_str().into(),
+                sealed,
+                public_dns: key.public_dns_value(),
+                created_at: now_micros(),
+                active: true,
+            }));
+            events.push(
+                NewEvent::new(tenant.clone(), actor.clone(), Action::KeyCreated, Outcome::Success)
+                    .detail("key", DetailValue::Name("dkim"))
+                    .detail("algorithm", DetailValue::Name(alg.as_str())),
+            );
+            selectors.push(selector);
+        }
+        self.store.commit(Commit { ops, events }).await?;
+        Ok(selectors)
+    }
+
+    /// Signers for mail from `domain`: one per active key (RSA and Ed25519).
+    pub async fn dkim_signers(&self, tenant: &TenantId, domain: &str) -> Result<Vec<Signer>, ServerError> {
+        let mut signers = Vec::new();
+        for k in self.store.dkim_keys(tenant, domain).await?.into_iter().filter(|k| k.active) {
+            let Some(alg) = algorithm(&k.algorithm) else { continue };
+            let der = self.root().open_secret(&purpose(tenant, &k.domain, &k.selector), &k.sealed)?;
+            let key = DkimKey::from_pkcs8_der(alg, &der).map_err(dkim_err)?;
+            signers.push(Signer::new(&k.domain, &k.selector, &key).map_err(dkim_err)?);
+        }
+        Ok(signers)
+    }
+
+    /// The DNS records to publish for `domain`: SPF, every listed DKIM key,
+    /// DMARC, MTA-STS and TLS-RPT, plus the MTA-STS policy file.
+    pub async fn dns_records(
+        &self,
+        tenant: &TenantId,
+        domain: &str,
+        report_address: &str,
+    ) -> Result<(Vec<DnsRecord>, sealpost_dkim::MtaStsPolicy), ServerError> {
+        let keys = self.store.dkim_keys(tenant, domain).await?;
+        let mut parsed = Vec::new();
+        for k in &keys {
+            let Some(alg) = algorithm(&k.algorithm) else { continue };
+            let der = self.root().open_secret(&purpose(tenant, &k.domain, &k.selector), &k.sealed)?;
+            parsed.push((k.selector.clone(), DkimKey::from_pkcs8_der(alg, &der).map_err(dkim_err)?));
+        }
+        let selectors: Vec<(String, &DkimKey)> = parsed.iter().map(|(s, k)| (s.clone(), k)).collect();
+        let policy = sealpost_dkim::mta_sts_policy(domain, &[self.cfg.hostname.as_str()]).map_err(dkim_err)?;
+        let id = hex::encode(&sealpost_crypto::sha256(policy.text.as_bytes())[..8]);
+        let records = sealpost_dkim::dns_records(domain, &selectors, &id, report_address).map_err(dkim_err)?;
+        Ok((records, policy))
+    }
+}
+
+/// Prepends one DKIM-Signature per signer to `raw`.
+pub fn sign(signers: &[Signer], raw: &[u8]) -> Result<Vec<u8>, ServerError> {
+    let mut headers = String::new();
+    for s in signers {
+        headers.push_str(&s.sign(raw).map_err(dkim_err)?);
+    }
+    let mut out = Vec::with_capacity(headers.len() + raw.len());
+    out.extend_from_slice(headers.as_bytes());
+    out.extend_from_slice(raw);
+    Ok(out)
+}
