@@ -81,6 +81,32 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum RecipientKeyCommand {
+    /// Put an OpenPGP public key (armored or binary file) on file for the addresses in its user ids.
+    Add {
+        /// Key file.
+        file: PathBuf,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// List keys on file (ids, kinds, fingerprints; no addresses).
+    List {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Remove a key on file by id.
+    Remove {
+        /// Id from `list`.
+        id: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum DnsCommand {
     /// Print the SPF, DKIM, DMARC, MTA-STS and TLS-RPT records (and the MTA-STS policy file) for DOMAIN.
     Records {
@@ -199,6 +225,11 @@ enum KeysCommand {
         /// Tenant.
         #[arg(long, default_value = "default")]
         tenant: String,
+    },
+    /// Recipients' public keys on file (OpenPGP), used for delivery.
+    Recipient {
+        #[command(subcommand)]
+        command: RecipientKeyCommand,
     },
     /// Create (or rotate) the DKIM keys of a sending domain: RSA-2048 and Ed25519.
     Dkim {
@@ -423,6 +454,12 @@ async fn run(cli: Cli) -> Result<i32> {
             let (version, count) = r?;
             println!("tenant {t}: key-encryption key version {version}; {count} data keys re-wrapped");
         }
+        Command::Keys { command: KeysCommand::Recipient { command } } => {
+            let app = open(&data).await?;
+            let r = recipient_key_command(&app, command).await;
+            app.store.close().await;
+            r?;
+        }
         Command::Keys { command: KeysCommand::Dkim { domain, tenant: t } } => {
             let app = open(&data).await?;
             let r = app.rotate_dkim_keys(&tenant(&t)?, &domain, Actor::cli()).await;
@@ -444,6 +481,27 @@ async fn run(cli: Cli) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+async fn recipient_key_command(app: &App, command: RecipientKeyCommand) -> Result<()> {
+    match command {
+        RecipientKeyCommand::Add { file, tenant: t } => {
+            let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
+            let (fingerprint, n) = app.add_recipient_key(&tenant(&t)?, &bytes, Actor::cli()).await?;
+            println!("OpenPGP key {fingerprint} on file for {n} address(es)");
+        }
+        RecipientKeyCommand::List { tenant: t } => {
+            for k in app.list_recipient_keys(&tenant(&t)?).await? {
+                println!("{}  {:<6} {}  {}", k.id, k.kind, k.fingerprint, sealpost_audit::rfc3339_micros(k.created_at));
+            }
+        }
+        RecipientKeyCommand::Remove { id, tenant: t } => {
+            let id = sealpost_model::RecipientId::parse(&id).context("key id")?;
+            app.remove_recipient_key(&tenant(&t)?, &id, Actor::cli()).await?;
+            println!("recipient key {id} removed");
+        }
+    }
+    Ok(())
 }
 
 async fn verify_audit(app: &App) -> Result<VerifyReport> {

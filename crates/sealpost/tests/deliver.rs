@@ -244,3 +244,83 @@ fn tls_exclusive_sends_nothing_without_verified_tls_and_tells_the_sender_without
         assert!(!has(n, secret), "the failure notice carries {secret:?}");
     }
 }
+
+/// A GnuPG home with one encryption key; the agent is killed on drop.
+struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    fn new(uid: &str) -> Gpg {
+        let home = tempfile::tempdir().expect("gnupg home");
+        std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
+        let g = Gpg { home };
+        let out = g.run(&["--batch", "--passphrase", "", "--quick-gen-key", uid, "rsa3072", "encr", "never"], None);
+        assert!(out.status.success(), "gpg keygen: {}", String::from_utf8_lossy(&out.stderr));
+        g
+    }
+    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        use std::io::Write;
+        let mut child = std::process::Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("gpg (scripts/setup-test-env.sh installs gnupg)");
+        if let Some(data) = stdin {
+            child.stdin.take().expect("stdin").write_all(data).expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("gpg")
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "all"])
+            .status();
+    }
+}
+
+#[test]
+fn a_recipient_with_an_openpgp_key_gets_pgp_mime_even_without_tls() {
+    let p = peers();
+    let opts = Opts { extra_toml: delivery_toml(&p, "tls-preferred", 9), ..Opts::default() };
+    let server = Server::start_with(Backend::Embedded, opts);
+    let gpg = Gpg::new("Patient <pat@plain.test>");
+    let out = gpg.run(&["--armor", "--export", "pat@plain.test"], None);
+    assert!(out.status.success());
+    let key_file = gpg.home.path().join("pat.asc");
+    std::fs::write(&key_file, &out.stdout).expect("write key");
+    let out = server.cli(&["keys", "recipient", "add", key_file.to_str().expect("path")]);
+    assert!(out.status.success(), "keys recipient add: {}", common::text(&out));
+    let listed = server.cli(&["keys", "recipient", "list"]);
+    assert!(common::text(&listed).contains("pgp"), "{}", common::text(&listed));
+    assert!(!common::text(&listed).contains("pat@plain.test"), "the list shows an address");
+
+    let id = send_phi(&server, &["pat@plain.test"]);
+    let state = settled(&server, &id, Duration::from_secs(60));
+    let r = recipient(&state, "pat@plain.test");
+    assert_eq!((r["state"].as_str(), r["method"].as_str()), (Some("delivered"), Some("pgp")), "{state}");
+
+    let got = p.plain.wait_for_messages(1, Duration::from_secs(30)).expect("delivered");
+    let m = &got[0];
+    assert!(received_tls(m).is_none(), "this receiver has no TLS: the test would prove nothing otherwise");
+    for secret in [SSN, DIAGNOSIS, "Your results"] {
+        assert!(!has(m, secret), "{secret:?} travelled in clear");
+    }
+    assert!(has(m, "multipart/encrypted"), "not PGP/MIME");
+    let text = String::from_utf8_lossy(m);
+    let start = text.find("-----BEGIN PGP MESSAGE-----").expect("armored part");
+    let end = text.find("-----END PGP MESSAGE-----").expect("armor end") + "-----END PGP MESSAGE-----".len();
+    let out = gpg.run(&["--batch", "--decrypt"], Some(text[start..end].as_bytes()));
+    assert!(out.status.success(), "gpg --decrypt: {}", String::from_utf8_lossy(&out.stderr));
+    let plain = String::from_utf8_lossy(&out.stdout);
+    assert!(plain.contains(SSN) && plain.contains("Subject: Your results"), "decrypted: {plain}");
+}

@@ -22,6 +22,7 @@ mod error;
 mod fsutil;
 pub mod intake;
 pub mod pipeline;
+pub mod recipient_keys;
 pub mod tls;
 
 pub use error::ServerError;

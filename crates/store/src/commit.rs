@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use sealpost_audit::{ChainHead, CheckpointSigner, NewEvent, chain};
-use sealpost_model::{ApiKeyId, MessageId, TenantId, now_micros};
+use sealpost_model::{ApiKeyId, MessageId, RecipientId, TenantId, now_micros};
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -56,6 +56,10 @@ pub enum Op {
     Delivery(DeliveryUpdate),
     /// Hold a message for portal pickup.
     Pickup(PortalPickup),
+    /// Put a recipient key on file.
+    PutRecipientKey(RecipientKeyRecord),
+    /// Remove a recipient key of a tenant.
+    DeleteRecipientKey(TenantId, RecipientId),
     /// Add a DKIM key; older keys of the same domain and algorithm stop signing.
     PutDkimKey(DkimKeyRecord),
     /// Add an address (as a keyed hash) to a tenant's suppression list.
@@ -433,6 +437,31 @@ async fn write_op(
             .execute(&mut **tx)
             .await
             .map_err(|e| conflict(e, "pickup token already exists"))?;
+        }
+        Op::PutRecipientKey(k) => {
+            sqlx::query(
+                "INSERT INTO recipient_keys (id, tenant_id, address_hash, kind, fingerprint, sealed, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(k.id.to_string())
+            .bind(k.tenant.as_str().to_owned())
+            .bind(k.address_hash.clone())
+            .bind(k.kind.clone())
+            .bind(k.fingerprint.clone())
+            .bind(k.sealed.clone())
+            .bind(k.created_at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::DeleteRecipientKey(tenant, id) => {
+            let done = sqlx::query("DELETE FROM recipient_keys WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str().to_owned())
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("recipient key {id} not found")));
+            }
         }
         Op::PutDkimKey(k) => {
             sqlx::query("UPDATE dkim_keys SET active = 0 WHERE tenant_id = $1 AND domain = $2 AND algorithm = $3")

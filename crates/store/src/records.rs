@@ -284,3 +284,24 @@ pub struct DkimKeyRecord {
     /// Signs new mail. A rotated-out key stays listed (and published) but inactive.
     pub active: bool,
 }
+
+/// A recipient's public key or certificate on file (R-KY-3). The key
+/// material names the recipient's address, so it is sealed; lookups go by
+/// a keyed hash of the address.
+#[derive(Debug, Clone)]
+pub struct RecipientKeyRecord {
+    /// Id (one row per address the key covers).
+    pub id: RecipientId,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Keyed hash of the lowercase address.
+    pub address_hash: Vec<u8>,
+    /// `pgp` or `smime`.
+    pub kind: String,
+    /// Key fingerprint (hex), for listing and audit.
+    pub fingerprint: String,
+    /// The key material, sealed under the root key.
+    pub sealed: Vec<u8>,
+    /// Unix micros.
+    pub created_at: i64,
+}

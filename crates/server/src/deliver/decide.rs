@@ -13,6 +13,8 @@ pub enum Method {
     Opportunistic,
     /// Held for the secure portal; a PHI-free notification was sent.
     Portal,
+    /// Encrypted to the recipient's OpenPGP key (PGP/MIME); any channel.
+    Pgp,
 }
 
 impl Method {
@@ -22,6 +24,7 @@ impl Method {
             Method::Tls => "tls",
             Method::Opportunistic => "opportunistic",
             Method::Portal => "portal",
+            Method::Pgp => "pgp",
         }
     }
 }

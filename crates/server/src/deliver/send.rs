@@ -75,9 +75,23 @@ pub(super) async fn deliver_one(
             .detail("phi", DetailValue::Bool(sensitive))
     };
 
-    let (verified_only, otherwise) = match decision {
-        Plan::Portal(reason) => return portal(d, item, &opened, rcpt, decided("portal", reason)).await,
-        Plan::Send { verified_only, otherwise } => (verified_only, otherwise),
+    // R-DL-1: OpenPGP first when the recipient has a key on file (policy
+    // portal-always still wins). Encrypted mail may travel over any channel.
+    let pgp_keys = if opened.meta.notice || cfg.policy == crate::config::PolicyMode::PortalAlways {
+        Vec::new()
+    } else {
+        app.pgp_keys_for(&item.tenant, address.as_str()).await?
+    };
+    let encrypted;
+    let (raw, verified_only, otherwise, method_hint) = if !pgp_keys.is_empty() {
+        encrypted = sealpost_openpgp::encrypt_mime(raw, &pgp_keys)
+            .map_err(|e| ServerError::State(format!("message {}: OpenPGP: {e}", item.message_id)))?;
+        (&encrypted[..], false, Otherwise::Fail, Some(Method::Pgp))
+    } else {
+        match decision {
+            Plan::Portal(reason) => return portal(d, item, &opened, rcpt, decided("portal", reason)).await,
+            Plan::Send { verified_only, otherwise } => (raw, verified_only, otherwise, None),
+        }
     };
     let mail_from = opened.meta.mail_from.clone().unwrap_or_default();
     let mut params = Vec::new();
@@ -107,8 +121,12 @@ pub(super) async fn deliver_one(
     match attempt {
         Attempt::Sent { tls, code } => {
             let verified = tls.as_ref().is_some_and(|t| t.verified);
-            let method = if verified { Method::Tls } else { Method::Opportunistic };
-            let reason = if sensitive { "phi-verified-tls" } else { "no-phi" };
+            let method = method_hint.unwrap_or(if verified { Method::Tls } else { Method::Opportunistic });
+            let reason = match method {
+                Method::Pgp => "recipient-pgp-key",
+                _ if sensitive => "phi-verified-tls",
+                _ => "no-phi",
+            };
             finish(d, item, &opened, Finish::Delivered { method, tls, code, decided: decided(method.as_str(), reason) })
                 .await
         }

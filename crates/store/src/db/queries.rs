@@ -426,4 +426,46 @@ impl Store {
             })
             .collect()
     }
+
+    /// A tenant's recipient keys for an address hash, or all of them (`None`), newest first.
+    pub async fn recipient_keys(
+        &self,
+        tenant: &TenantId,
+        address_hash: Option<&[u8]>,
+    ) -> Result<Vec<RecipientKeyRecord>, StoreError> {
+        let rows = match address_hash {
+            Some(h) => {
+                sqlx::query(
+                    "SELECT id, tenant_id, address_hash, kind, fingerprint, sealed, created_at FROM recipient_keys \
+                     WHERE tenant_id = $1 AND address_hash = $2 ORDER BY created_at DESC",
+                )
+                .bind(tenant.as_str().to_owned())
+                .bind(h.to_vec())
+                .fetch_all(&self.db().pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT id, tenant_id, address_hash, kind, fingerprint, sealed, created_at FROM recipient_keys \
+                     WHERE tenant_id = $1 ORDER BY created_at DESC",
+                )
+                .bind(tenant.as_str().to_owned())
+                .fetch_all(&self.db().pool)
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(RecipientKeyRecord {
+                    id: RecipientId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("recipient key id"))?,
+                    tenant: tenant_of(r)?,
+                    address_hash: r.try_get("address_hash")?,
+                    kind: r.try_get("kind")?,
+                    fingerprint: r.try_get("fingerprint")?,
+                    sealed: r.try_get("sealed")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
 }

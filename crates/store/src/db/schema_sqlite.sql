@@ -18,3 +18,5 @@ CREATE INDEX IF NOT EXISTS recipient_events_by_message ON recipient_events (tena
 CREATE TABLE IF NOT EXISTS portal_pickups (token_hash BLOB PRIMARY KEY, tenant_id TEXT NOT NULL, message_id TEXT NOT NULL, recipient_id TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS suppressions (tenant_id TEXT NOT NULL, address_hash BLOB NOT NULL, reason TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, address_hash));
 CREATE TABLE IF NOT EXISTS dkim_keys (tenant_id TEXT NOT NULL, domain TEXT NOT NULL, selector TEXT NOT NULL, algorithm TEXT NOT NULL, sealed BLOB NOT NULL, public_dns TEXT NOT NULL, created_at BIGINT NOT NULL, active BIGINT NOT NULL, PRIMARY KEY (tenant_id, domain, selector));
+CREATE TABLE IF NOT EXISTS recipient_keys (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, address_hash BLOB NOT NULL, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, created_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS recipient_keys_by_address ON recipient_keys (tenant_id, address_hash);

@@ -1,0 +1,145 @@
+//! Recipient keys on file (R-KY-3): OpenPGP public keys per tenant, indexed
+//! by a keyed hash of each address they name, sealed at rest. Delivery
+//! encrypts to them (R-DL-1: OpenPGP first).
+
+use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
+use sealpost_model::{EmailAddress, RecipientId, TenantId, now_micros};
+use sealpost_openpgp::RecipientKey;
+use sealpost_store::{Commit, Op, RecipientKeyRecord};
+
+use crate::ServerError;
+use crate::app::App;
+
+/// A key as listed (no address: that is PHI; the fingerprint identifies it).
+#[derive(Debug, Clone)]
+pub struct ListedKey {
+    /// Row id (one per address).
+    pub id: RecipientId,
+    /// `pgp`.
+    pub kind: String,
+    /// Fingerprint.
+    pub fingerprint: String,
+    /// Unix micros.
+    pub created_at: i64,
+}
+
+fn purpose(tenant: &TenantId, id: &RecipientId) -> String {
+    format!("recipient-key|{tenant}|{id}")
+}
+
+/// The address part of a user id (`Name <a@b>` or `a@b`).
+fn address_of(user_id: &str) -> Option<EmailAddress> {
+    let inner = match (user_id.rfind('<'), user_id.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &user_id[a + 1..b],
+        _ => user_id.trim(),
+    };
+    EmailAddress::parse(inner, true).ok()
+}
+
+impl App {
+    /// The keyed hash recipient keys and suppressions are looked up by.
+    pub fn address_hash(&self, tenant: &TenantId, address: &str) -> Vec<u8> {
+        self.lookup_hash(tenant, address.to_lowercase().as_bytes())
+    }
+
+    /// Puts an OpenPGP public key (armored or binary) on file for every
+    /// address in its user ids. Returns (fingerprint, number of addresses).
+    pub async fn add_recipient_key(
+        &self,
+        tenant: &TenantId,
+        bytes: &[u8],
+        actor: Actor,
+    ) -> Result<(String, usize), ServerError> {
+        let key = match std::str::from_utf8(bytes) {
+            Ok(text) if text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") => RecipientKey::parse_armored(text),
+            _ => RecipientKey::parse_binary(bytes),
+        }
+        .map_err(|e| ServerError::State(format!("not a usable OpenPGP public key: {e}")))?;
+        if !key.can_encrypt() {
+            return Err(ServerError::State(format!(
+                "key {} cannot encrypt (expired, revoked or sign-only)",
+                key.fingerprint()
+            )));
+        }
+        let addresses: Vec<EmailAddress> = key.user_ids().iter().filter_map(|u| address_of(u)).collect();
+        if addresses.is_empty() {
+            return Err(ServerError::State(format!("key {} names no email address", key.fingerprint())));
+        }
+        let mut ops = Vec::new();
+        for a in &addresses {
+            let id = RecipientId::new();
+            ops.push(Op::PutRecipientKey(RecipientKeyRecord {
+                id,
+                tenant: tenant.clone(),
+                address_hash: self.address_hash(tenant, a.as_str()),
+                kind: "pgp".into(),
+                fingerprint: key.fingerprint(),
+                sealed: self.root().seal_secret(&purpose(tenant, &id), bytes)?,
+                created_at: now_micros(),
+            }));
+        }
+        let ev = NewEvent::new(tenant.clone(), actor, Action::KeyCreated, Outcome::Success)
+            .detail("key", DetailValue::Name("recipient-pgp"))
+            .detail("addresses", DetailValue::Count(addresses.len() as i64));
+        self.store.commit(Commit { ops, events: vec![ev] }).await?;
+        Ok((key.fingerprint(), addresses.len()))
+    }
+
+    /// Lists a tenant's recipient keys.
+    pub async fn list_recipient_keys(&self, tenant: &TenantId) -> Result<Vec<ListedKey>, ServerError> {
+        Ok(self
+            .store
+            .recipient_keys(tenant, None)
+            .await?
+            .into_iter()
+            .map(|k| ListedKey { id: k.id, kind: k.kind, fingerprint: k.fingerprint, created_at: k.created_at })
+            .collect())
+    }
+
+    /// Removes one recipient key row.
+    pub async fn remove_recipient_key(
+        &self,
+        tenant: &TenantId,
+        id: &RecipientId,
+        actor: Actor,
+    ) -> Result<(), ServerError> {
+        let ev = NewEvent::new(tenant.clone(), actor, Action::KeyRotated, Outcome::Success)
+            .target(*id)
+            .detail("key", DetailValue::Name("recipient-removed"));
+        self.store.commit(Commit { ops: vec![Op::DeleteRecipientKey(tenant.clone(), *id)], events: vec![ev] }).await?;
+        Ok(())
+    }
+
+    /// Usable OpenPGP keys on file for `address`.
+    pub async fn pgp_keys_for(&self, tenant: &TenantId, address: &str) -> Result<Vec<RecipientKey>, ServerError> {
+        let mut keys = Vec::new();
+        for r in self.store.recipient_keys(tenant, Some(&self.address_hash(tenant, address))).await? {
+            if r.kind != "pgp" {
+                continue;
+            }
+            let bytes = self.root().open_secret(&purpose(tenant, &r.id), &r.sealed)?;
+            let parsed = match std::str::from_utf8(&bytes) {
+                Ok(text) if text.contains("-----BEGIN PGP") => RecipientKey::parse_armored(text),
+                _ => RecipientKey::parse_binary(&bytes),
+            };
+            if let Ok(k) = parsed
+                && k.can_encrypt()
+            {
+                keys.push(k);
+            }
+        }
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_id_addresses_are_extracted() {
+        assert_eq!(address_of("Pat <pat@example.net>").map(|a| a.to_string()), Some("pat@example.net".into()));
+        assert_eq!(address_of("pat@example.net").map(|a| a.to_string()), Some("pat@example.net".into()));
+        assert!(address_of("Pat Only").is_none());
+    }
+}
