@@ -82,7 +82,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum RecipientKeyCommand {
-    /// Put an OpenPGP public key (armored or binary file) on file for the addresses in its user ids.
+    /// Put an OpenPGP public key (armored or binary) or an S/MIME certificate (PEM) on file for the addresses it names.
     Add {
         /// Key file.
         file: PathBuf,
@@ -226,7 +226,7 @@ enum KeysCommand {
         #[arg(long, default_value = "default")]
         tenant: String,
     },
-    /// Recipients' public keys on file (OpenPGP), used for delivery.
+    /// Recipients' public keys on file (OpenPGP keys, S/MIME certificates), used for delivery.
     Recipient {
         #[command(subcommand)]
         command: RecipientKeyCommand,
@@ -487,8 +487,8 @@ async fn recipient_key_command(app: &App, command: RecipientKeyCommand) -> Resul
     match command {
         RecipientKeyCommand::Add { file, tenant: t } => {
             let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
-            let (fingerprint, n) = app.add_recipient_key(&tenant(&t)?, &bytes, Actor::cli()).await?;
-            println!("OpenPGP key {fingerprint} on file for {n} address(es)");
+            let (kind, fingerprint, n) = app.add_recipient_key(&tenant(&t)?, &bytes, Actor::cli()).await?;
+            println!("{kind} key {fingerprint} on file for {n} address(es)");
         }
         RecipientKeyCommand::List { tenant: t } => {
             for k in app.list_recipient_keys(&tenant(&t)?).await? {

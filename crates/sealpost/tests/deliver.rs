@@ -324,3 +324,50 @@ fn a_recipient_with_an_openpgp_key_gets_pgp_mime_even_without_tls() {
     let plain = String::from_utf8_lossy(&out.stdout);
     assert!(plain.contains(SSN) && plain.contains("Subject: Your results"), "decrypted: {plain}");
 }
+
+#[test]
+fn a_recipient_with_an_smime_certificate_gets_smime_that_openssl_decrypts() {
+    let p = peers();
+    let opts = Opts { extra_toml: delivery_toml(&p, "tls-preferred", 9), ..Opts::default() };
+    let server = Server::start_with(Backend::Embedded, opts);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=Patient"])
+        .args(["-addext", "subjectAltName=email:pat@plain.test"])
+        .args(["-addext", "keyUsage=digitalSignature,keyEncipherment", "-addext", "extendedKeyUsage=emailProtection"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl req: {}", String::from_utf8_lossy(&out.stderr));
+    let out = server.cli(&["keys", "recipient", "add", cert.to_str().expect("path")]);
+    assert!(out.status.success() && common::text(&out).contains("smime"), "add: {}", common::text(&out));
+
+    let id = send_phi(&server, &["pat@plain.test"]);
+    let state = settled(&server, &id, Duration::from_secs(60));
+    let r = recipient(&state, "pat@plain.test");
+    assert_eq!((r["state"].as_str(), r["method"].as_str()), (Some("delivered"), Some("smime")), "{state}");
+    let got = p.plain.wait_for_messages(1, Duration::from_secs(30)).expect("delivered");
+    let m = &got[0];
+    for secret in [SSN, DIAGNOSIS, "Your results"] {
+        assert!(!has(m, secret), "{secret:?} travelled in clear");
+    }
+    assert!(has(m, "application/pkcs7-mime"), "not S/MIME");
+    let enc = dir.path().join("in.eml");
+    std::fs::write(&enc, strip_trace_headers(m)).expect("write");
+    let out = std::process::Command::new("openssl")
+        .args(["cms", "-decrypt", "-in"])
+        .arg(&enc)
+        .arg("-recip")
+        .arg(&cert)
+        .arg("-inkey")
+        .arg(&key)
+        .output()
+        .expect("openssl cms");
+    assert!(out.status.success(), "openssl cms -decrypt: {}", String::from_utf8_lossy(&out.stderr));
+    let plain = String::from_utf8_lossy(&out.stdout);
+    assert!(plain.contains(SSN) && plain.contains("Subject: Your results"), "decrypted: {plain}");
+}

@@ -1,4 +1,5 @@
-//! Recipient keys on file (R-KY-3): OpenPGP public keys per tenant, indexed
+//! Recipient keys on file (R-KY-3): OpenPGP public keys and S/MIME
+//! certificates per tenant, indexed
 //! by a keyed hash of each address they name, sealed at rest. Delivery
 //! encrypts to them (R-DL-1: OpenPGP first).
 
@@ -42,28 +43,43 @@ impl App {
         self.lookup_hash(tenant, address.to_lowercase().as_bytes())
     }
 
-    /// Puts an OpenPGP public key (armored or binary) on file for every
-    /// address in its user ids. Returns (fingerprint, number of addresses).
+    /// Puts an OpenPGP public key (armored or binary) or an S/MIME
+    /// certificate (PEM) on file for every address it names. Returns
+    /// (kind, fingerprint, number of addresses).
     pub async fn add_recipient_key(
         &self,
         tenant: &TenantId,
         bytes: &[u8],
         actor: Actor,
-    ) -> Result<(String, usize), ServerError> {
-        let key = match std::str::from_utf8(bytes) {
-            Ok(text) if text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") => RecipientKey::parse_armored(text),
-            _ => RecipientKey::parse_binary(bytes),
-        }
-        .map_err(|e| ServerError::State(format!("not a usable OpenPGP public key: {e}")))?;
-        if !key.can_encrypt() {
-            return Err(ServerError::State(format!(
-                "key {} cannot encrypt (expired, revoked or sign-only)",
-                key.fingerprint()
-            )));
-        }
-        let addresses: Vec<EmailAddress> = key.user_ids().iter().filter_map(|u| address_of(u)).collect();
+    ) -> Result<(&'static str, String, usize), ServerError> {
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        let (kind, fingerprint, addresses) = if text.contains("-----BEGIN CERTIFICATE-----") {
+            let cert = sealpost_smime::RecipientCert::from_pem(bytes)
+                .map_err(|e| ServerError::State(format!("not a usable S/MIME certificate: {e}")))?;
+            cert.usable_for_encryption(std::time::SystemTime::now()).map_err(|e| {
+                ServerError::State(format!("certificate {} cannot encrypt: {e}", cert.fingerprint_sha256()))
+            })?;
+            let addresses: Vec<EmailAddress> =
+                cert.email_addresses().iter().filter_map(|a| EmailAddress::parse(a, true).ok()).collect();
+            ("smime", cert.fingerprint_sha256(), addresses)
+        } else {
+            let key = if text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+                RecipientKey::parse_armored(text)
+            } else {
+                RecipientKey::parse_binary(bytes)
+            }
+            .map_err(|e| ServerError::State(format!("not a usable OpenPGP public key or S/MIME certificate: {e}")))?;
+            if !key.can_encrypt() {
+                return Err(ServerError::State(format!(
+                    "key {} cannot encrypt (expired, revoked or sign-only)",
+                    key.fingerprint()
+                )));
+            }
+            let addresses: Vec<EmailAddress> = key.user_ids().iter().filter_map(|u| address_of(u)).collect();
+            ("pgp", key.fingerprint(), addresses)
+        };
         if addresses.is_empty() {
-            return Err(ServerError::State(format!("key {} names no email address", key.fingerprint())));
+            return Err(ServerError::State(format!("{kind} key {fingerprint} names no email address")));
         }
         let mut ops = Vec::new();
         for a in &addresses {
@@ -72,17 +88,17 @@ impl App {
                 id,
                 tenant: tenant.clone(),
                 address_hash: self.address_hash(tenant, a.as_str()),
-                kind: "pgp".into(),
-                fingerprint: key.fingerprint(),
+                kind: kind.into(),
+                fingerprint: fingerprint.clone(),
                 sealed: self.root().seal_secret(&purpose(tenant, &id), bytes)?,
                 created_at: now_micros(),
             }));
         }
         let ev = NewEvent::new(tenant.clone(), actor, Action::KeyCreated, Outcome::Success)
-            .detail("key", DetailValue::Name("recipient-pgp"))
+            .detail("key", DetailValue::Name(if kind == "pgp" { "recipient-pgp" } else { "recipient-smime" }))
             .detail("addresses", DetailValue::Count(addresses.len() as i64));
         self.store.commit(Commit { ops, events: vec![ev] }).await?;
-        Ok((key.fingerprint(), addresses.len()))
+        Ok((kind, fingerprint, addresses.len()))
     }
 
     /// Lists a tenant's recipient keys.
@@ -108,6 +124,27 @@ impl App {
             .detail("key", DetailValue::Name("recipient-removed"));
         self.store.commit(Commit { ops: vec![Op::DeleteRecipientKey(tenant.clone(), *id)], events: vec![ev] }).await?;
         Ok(())
+    }
+
+    /// Usable S/MIME certificates on file for `address`.
+    pub async fn smime_certs_for(
+        &self,
+        tenant: &TenantId,
+        address: &str,
+    ) -> Result<Vec<sealpost_smime::RecipientCert>, ServerError> {
+        let mut certs = Vec::new();
+        for r in self.store.recipient_keys(tenant, Some(&self.address_hash(tenant, address))).await? {
+            if r.kind != "smime" {
+                continue;
+            }
+            let bytes = self.root().open_secret(&purpose(tenant, &r.id), &r.sealed)?;
+            if let Ok(c) = sealpost_smime::RecipientCert::from_pem(&bytes)
+                && c.usable_for_encryption(std::time::SystemTime::now()).is_ok()
+            {
+                certs.push(c);
+            }
+        }
+        Ok(certs)
     }
 
     /// Usable OpenPGP keys on file for `address`.

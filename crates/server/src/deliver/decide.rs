@@ -15,6 +15,8 @@ pub enum Method {
     Portal,
     /// Encrypted to the recipient's OpenPGP key (PGP/MIME); any channel.
     Pgp,
+    /// Encrypted to the recipient's S/MIME certificate; any channel.
+    Smime,
 }
 
 impl Method {
@@ -25,6 +27,7 @@ impl Method {
             Method::Opportunistic => "opportunistic",
             Method::Portal => "portal",
             Method::Pgp => "pgp",
+            Method::Smime => "smime",
         }
     }
 }

@@ -77,16 +77,23 @@ pub(super) async fn deliver_one(
 
     // R-DL-1: OpenPGP first when the recipient has a key on file (policy
     // portal-always still wins). Encrypted mail may travel over any channel.
-    let pgp_keys = if opened.meta.notice || cfg.policy == crate::config::PolicyMode::PortalAlways {
-        Vec::new()
+    let keys_apply = !opened.meta.notice && cfg.policy != crate::config::PolicyMode::PortalAlways;
+    let pgp_keys = if keys_apply { app.pgp_keys_for(&item.tenant, address.as_str()).await? } else { Vec::new() };
+    let smime_certs = if keys_apply && pgp_keys.is_empty() {
+        app.smime_certs_for(&item.tenant, address.as_str()).await?
     } else {
-        app.pgp_keys_for(&item.tenant, address.as_str()).await?
+        Vec::new()
     };
     let encrypted;
     let (raw, verified_only, otherwise, method_hint) = if !pgp_keys.is_empty() {
         encrypted = sealpost_openpgp::encrypt_mime(raw, &pgp_keys)
             .map_err(|e| ServerError::State(format!("message {}: OpenPGP: {e}", item.message_id)))?;
         (&encrypted[..], false, Otherwise::Fail, Some(Method::Pgp))
+    } else if !smime_certs.is_empty() {
+        // Compatible (AES-256-CBC, RSA PKCS#1 v1.5) reaches every common client.
+        encrypted = sealpost_smime::encrypt_mime(raw, &smime_certs, sealpost_smime::Strength::Compatible)
+            .map_err(|e| ServerError::State(format!("message {}: S/MIME: {e}", item.message_id)))?;
+        (&encrypted[..], false, Otherwise::Fail, Some(Method::Smime))
     } else {
         match decision {
             Plan::Portal(reason) => return portal(d, item, &opened, rcpt, decided("portal", reason)).await,
@@ -124,6 +131,7 @@ pub(super) async fn deliver_one(
             let method = method_hint.unwrap_or(if verified { Method::Tls } else { Method::Opportunistic });
             let reason = match method {
                 Method::Pgp => "recipient-pgp-key",
+                Method::Smime => "recipient-smime-cert",
                 _ if sensitive => "phi-verified-tls",
                 _ => "no-phi",
             };
