@@ -101,12 +101,19 @@ pub struct DeliveryConfig {
     /// (a smart host for a partner domain; tests). TLS is verified for `host`.
     #[serde(default)]
     pub routes: std::collections::BTreeMap<String, String>,
+    /// Smart host (`host:port`) for every domain without a route, instead of MX
+    /// (like Postfix's `relayhost`).
+    #[serde(default)]
+    pub relayhost: Option<String>,
 }
 
 impl DeliveryConfig {
     /// The route of a domain, if one is configured: (host, port).
     pub fn route(&self, domain: &str) -> Option<(String, u16)> {
-        let target = self.routes.iter().find(|(d, _)| d.eq_ignore_ascii_case(domain))?.1;
+        let target = match self.routes.iter().find(|(d, _)| d.eq_ignore_ascii_case(domain)) {
+            Some((_, t)) => t,
+            None => self.relayhost.as_ref()?,
+        };
         let (host, port) = target.rsplit_once(':')?;
         Some((host.to_owned(), port.parse().ok()?))
     }
@@ -153,6 +160,7 @@ impl Default for DeliveryConfig {
             pickup_days: default_pickup_days(),
             notice_from: default_notice_from(),
             routes: Default::default(),
+            relayhost: None,
         }
     }
 }
@@ -476,6 +484,11 @@ impl Config {
                     l.addr
                 )));
             }
+        }
+        if let Some(r) = &self.delivery.relayhost
+            && r.rsplit_once(':').is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        {
+            return Err(ServerError::Config(format!("delivery relayhost {r:?} is not host:port")));
         }
         for (domain, target) in &self.delivery.routes {
             if self.delivery.route(domain).is_none() {
