@@ -180,3 +180,55 @@ fn concurrent_cli_commands_while_serving() {
     // The server still accepts mail afterwards.
     common::relay_send(server.ports.relay, "clinic@example.org", "patient@example.net", &content);
 }
+
+#[test]
+fn recipient_keys_through_the_api_are_tenant_scoped_and_list_no_addresses() {
+    let server = Server::start(Backend::Embedded);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=P"])
+        .args(["-addext", "subjectAltName=email:pat@example.net", "-addext", "extendedKeyUsage=emailProtection"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    let pem = std::fs::read_to_string(&cert).expect("cert");
+    let admin = server.api_key.clone();
+    let send_only = server.create_api_key("default", "send");
+    let (st, _) = server.post("/v1/recipient-keys", &send_only, &json!({"key": pem}));
+    assert_eq!(st, 403, "a send-only key must not manage recipient keys");
+    let (st, b) = server.post("/v1/recipient-keys", &admin, &json!({"key": "not a key"}));
+    assert_eq!((st, b["error"]["field"].as_str()), (400, Some("key")), "{b}");
+    let (st, b) = server.post("/v1/recipient-keys", &admin, &json!({"key": pem}));
+    assert_eq!(st, 201, "{b}");
+    assert_eq!((b["kind"].as_str(), b["addresses"].as_u64()), (Some("smime"), Some(1)), "{b}");
+    let (st, body) = server.get("/v1/recipient-keys", &admin);
+    assert_eq!(st, 200);
+    let listed: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(listed["keys"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert!(!String::from_utf8_lossy(&body).contains("pat@example.net"), "the listing shows an address");
+    let id = listed["keys"][0]["id"].as_str().expect("id").to_owned();
+    // Another tenant sees nothing and cannot delete it.
+    let out = server.cli(&["tenant", "create", "other"]);
+    assert!(out.status.success());
+    let other = server.create_api_key("other", "admin");
+    let (_, body) = server.get("/v1/recipient-keys", &other);
+    assert_eq!(serde_json::from_slice::<Value>(&body).expect("json")["keys"], json!([]));
+    let del = |k: &str| {
+        server
+            .http()
+            .delete(server.url(&format!("/v1/recipient-keys/{id}")))
+            .bearer_auth(k)
+            .send()
+            .expect("delete")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(del(&other), 404);
+    assert_eq!(del(&admin), 204);
+    assert_eq!(del(&admin), 404);
+}

@@ -101,6 +101,10 @@ pub struct DeliveryConfig {
     /// (a smart host for a partner domain; tests). TLS is verified for `host`.
     #[serde(default)]
     pub routes: std::collections::BTreeMap<String, String>,
+    /// How long a worker holds a recipient before another may retry it
+    /// (after a crash, this is how long the recipient waits).
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
     /// Smart host (`host:port`) for every domain without a route, instead of MX
     /// (like Postfix's `relayhost`).
     #[serde(default)]
@@ -140,6 +144,9 @@ fn default_portal_url() -> String {
 fn default_pickup_days() -> u64 {
     30
 }
+fn default_lease_seconds() -> u64 {
+    600
+}
 fn default_notice_from() -> String {
     "no-reply@localhost".into()
 }
@@ -161,6 +168,7 @@ impl Default for DeliveryConfig {
             notice_from: default_notice_from(),
             routes: Default::default(),
             relayhost: None,
+            lease_seconds: default_lease_seconds(),
         }
     }
 }

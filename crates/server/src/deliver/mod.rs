@@ -25,9 +25,6 @@ use crate::config::resolve;
 
 pub use decide::Method;
 
-/// How long a worker holds a lease before another may retry the recipient.
-const LEASE: Duration = Duration::from_secs(600);
-
 /// Shared delivery state.
 pub struct Deliverer {
     app: Arc<App>,
@@ -61,7 +58,8 @@ impl Deliverer {
         loop {
             let now = sealpost_model::now_micros();
             let want = self.slots.available_permits().max(1) as i64;
-            let leased = match self.app.store.lease_due(now, now + LEASE.as_micros() as i64, &self.node, want).await {
+            let lease = Duration::from_secs(self.app.cfg.delivery.lease_seconds.max(1)).as_micros() as i64;
+            let leased = match self.app.store.lease_due(now, now + lease, &self.node, want).await {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not lease due recipients");

@@ -6,6 +6,7 @@
 mod build;
 mod caller;
 mod error;
+mod keys;
 mod messages;
 mod request;
 
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -40,6 +41,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/messages/raw", post(messages::send_raw))
         .route("/v1/messages/{id}", get(messages::state))
         .route("/v1/messages/{id}/raw", get(messages::raw))
+        .route("/v1/recipient-keys", post(keys::add).get(keys::list))
+        .route("/v1/recipient-keys/{id}", delete(keys::remove))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(app)
