@@ -57,12 +57,12 @@ if [[ ! -x $VENV/bin/python ]]; then
     say "creating $VENV"
     "$PY" -m venv "$VENV"
 fi
-if "$VENV/bin/python" -c 'import moto, flask, dkim, nacl' >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server ]]; then
+if "$VENV/bin/python" -c 'import moto, flask, dkim, nacl, standardwebhooks' >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server ]]; then
     say "venv $VENV ready (moto, dkimpy, pynacl)"
 else
     say "installing moto[server], dkimpy and pynacl into $VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'moto[server]' dkimpy pynacl
-    "$VENV/bin/python" -c 'import moto, flask, dkim, nacl'
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'moto[server]' dkimpy pynacl standardwebhooks
+    "$VENV/bin/python" -c 'import moto, flask, dkim, nacl, standardwebhooks'
     [[ -x $VENV/bin/moto_server ]]
     say "venv $VENV installed"
 fi

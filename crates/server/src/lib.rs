@@ -24,6 +24,7 @@ pub mod intake;
 pub mod pipeline;
 pub mod recipient_keys;
 pub mod tls;
+pub mod webhooks;
 
 pub use error::ServerError;
 
@@ -71,6 +72,7 @@ pub async fn serve(
     if cfg.delivery.enabled {
         let deliverer = deliver::Deliverer::new(app.clone())?;
         tasks.push(tokio::spawn(deliverer.run()));
+        tasks.push(tokio::spawn(webhooks::run(app.clone())));
         bound
             .push(("delivery workers".to_owned(), "0.0.0.0:0".parse().map_err(|_| ServerError::State("addr".into()))?));
     }

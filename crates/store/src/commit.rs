@@ -56,6 +56,23 @@ pub enum Op {
     Delivery(DeliveryUpdate),
     /// Hold a message for portal pickup.
     Pickup(PortalPickup),
+    /// Register a webhook endpoint.
+    PutWebhook(WebhookRecord),
+    /// Deactivate a webhook of a tenant.
+    DeleteWebhook(TenantId, RecipientId),
+    /// The result of posting one outbox item.
+    OutboxResult {
+        /// Outbox id.
+        id: String,
+        /// `pending` (retry), `delivered` or `failed`.
+        state: String,
+        /// Next attempt for `pending`.
+        next_attempt_at: i64,
+        /// Attempts including this one.
+        attempts: i64,
+        /// HTTP status, if one came back.
+        last_status: Option<i64>,
+    },
     /// Put a recipient key on file.
     PutRecipientKey(RecipientKeyRecord),
     /// Remove a recipient key of a tenant.
@@ -420,6 +437,55 @@ async fn write_op(
             .bind(d.event.clone())
             .bind(now_micros())
             .bind(d.detail.clone())
+            .execute(&mut **tx)
+            .await?;
+            if !d.webhook_payload.is_empty() {
+                // One outbox row per active webhook, in the same transaction as the event.
+                sqlx::query(
+                    "INSERT INTO webhook_outbox (id, webhook_id, tenant_id, payload, state, attempts, next_attempt_at, created_at) \
+                     SELECT $1 || id, id, tenant_id, $2, 'pending', 0, $3, $4 FROM webhooks WHERE tenant_id = $5 AND active = 1",
+                )
+                .bind(sealpost_model::EventId::new().to_string())
+                .bind(d.webhook_payload.clone())
+                .bind(now_micros())
+                .bind(now_micros())
+                .bind(d.tenant.as_str().to_owned())
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Op::PutWebhook(w) => {
+            sqlx::query(
+                "INSERT INTO webhooks (id, tenant_id, url, sealed_secret, created_at, active) VALUES ($1, $2, $3, $4, $5, 1)",
+            )
+            .bind(w.id.to_string())
+            .bind(w.tenant.as_str().to_owned())
+            .bind(w.url.clone())
+            .bind(w.sealed_secret.clone())
+            .bind(w.created_at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::DeleteWebhook(tenant, id) => {
+            let done = sqlx::query("UPDATE webhooks SET active = 0 WHERE tenant_id = $1 AND id = $2 AND active = 1")
+                .bind(tenant.as_str().to_owned())
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("webhook {id} not found")));
+            }
+        }
+        Op::OutboxResult { id, state, next_attempt_at, attempts, last_status } => {
+            sqlx::query(
+                "UPDATE webhook_outbox SET state = $1, next_attempt_at = $2, attempts = $3, last_status = $4, lease_until = NULL \
+                 WHERE id = $5",
+            )
+            .bind(state.clone())
+            .bind(*next_attempt_at)
+            .bind(*attempts)
+            .bind(*last_status)
+            .bind(id.clone())
             .execute(&mut **tx)
             .await?;
         }

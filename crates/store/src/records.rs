@@ -192,6 +192,9 @@ pub struct DeliveryUpdate {
     pub event: String,
     /// Event detail: a flat JSON object of codes, names and counts (no PHI).
     pub detail: String,
+    /// The webhook payload for this event (no PHI); empty: none is sent.
+    /// One outbox row per active webhook of the tenant is written with the update.
+    pub webhook_payload: String,
 }
 
 /// A stored per-recipient event.
@@ -303,5 +306,37 @@ pub struct RecipientKeyRecord {
     /// The key material, sealed under the root key.
     pub sealed: Vec<u8>,
     /// Unix micros.
+    pub created_at: i64,
+}
+
+/// A tenant's webhook endpoint (R-OP-1). The signing secret is sealed.
+#[derive(Debug, Clone)]
+pub struct WebhookRecord {
+    /// Id.
+    pub id: RecipientId,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Endpoint URL.
+    pub url: String,
+    /// The `whsec_…` secret, sealed under the root key.
+    pub sealed_secret: Vec<u8>,
+    /// Unix micros.
+    pub created_at: i64,
+}
+
+/// One event waiting to be posted to one webhook.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    /// Id (also the `webhook-id` header: receivers deduplicate by it).
+    pub id: String,
+    /// The webhook.
+    pub webhook: RecipientId,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// JSON payload (ids and codes only).
+    pub payload: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Unix micros the event was created (`webhook-timestamp` is the send time).
     pub created_at: i64,
 }

@@ -326,6 +326,7 @@ async fn delivery_updates_record_state_events_pickups_and_suppressions(env: Env)
         last_code: Some(250),
         event: event.into(),
         detail: r#"{"code":250}"#.into(),
+        webhook_payload: String::new(),
     };
     let pickup = PortalPickup {
         token_hash: vec![7; 32],

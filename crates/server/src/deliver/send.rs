@@ -249,7 +249,20 @@ enum Finish {
 }
 
 fn update(item: &LeasedRecipient, state: &str, event: &str, detail: String) -> DeliveryUpdate {
+    // The webhook payload: ids, the event and its PHI-free detail (R-OP-1).
+    let payload = serde_json::json!({
+        "type": format!("message.{event}"),
+        "timestamp": sealpost_audit::rfc3339_micros(now_micros()),
+        "data": {
+            "message_id": item.message_id.to_string(),
+            "recipient_id": item.id.to_string(),
+            "event": event,
+            "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or(serde_json::Value::Null),
+        },
+    })
+    .to_string();
     DeliveryUpdate {
+        webhook_payload: payload,
         tenant: item.tenant.clone(),
         message: item.message_id,
         recipient: item.id,

@@ -468,4 +468,64 @@ impl Store {
             })
             .collect()
     }
+
+    /// A tenant's active webhooks, or one by id (any tenant) when `id` is given.
+    pub async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, url, sealed_secret, created_at FROM webhooks WHERE tenant_id = $1 AND active = 1 \
+             ORDER BY created_at",
+        )
+        .bind(tenant.as_str().to_owned())
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter().map(webhook_from).collect()
+    }
+
+    /// A webhook by id (for the outbox worker; active or not).
+    pub async fn webhook(&self, id: &str) -> Result<Option<WebhookRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, tenant_id, url, sealed_secret, created_at FROM webhooks WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.as_ref().map(webhook_from).transpose()
+    }
+
+    /// Claims due outbox items until `lease_until` (same pattern as [`Store::lease_due`]).
+    pub async fn lease_outbox(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE webhook_outbox SET lease_until = $1 \
+             WHERE id IN (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
+                          AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at LIMIT $3) \
+               AND (lease_until IS NULL OR lease_until < $2) \
+             RETURNING id, webhook_id, tenant_id, payload, attempts, created_at",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxItem {
+                    id: r.try_get("id")?,
+                    webhook: RecipientId::parse(&r.try_get::<String, _>("webhook_id")?)
+                        .map_err(|_| corrupt("webhook id"))?,
+                    tenant: tenant_of(r)?,
+                    payload: r.try_get("payload")?,
+                    attempts: r.try_get("attempts")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn webhook_from(r: &AnyRow) -> Result<WebhookRecord, StoreError> {
+    Ok(WebhookRecord {
+        id: RecipientId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("webhook id"))?,
+        tenant: tenant_of(r)?,
+        url: r.try_get("url")?,
+        sealed_secret: r.try_get("sealed_secret")?,
+        created_at: r.try_get("created_at")?,
+    })
 }

@@ -20,3 +20,6 @@ CREATE TABLE IF NOT EXISTS suppressions (tenant_id TEXT NOT NULL, address_hash B
 CREATE TABLE IF NOT EXISTS dkim_keys (tenant_id TEXT NOT NULL, domain TEXT NOT NULL, selector TEXT NOT NULL, algorithm TEXT NOT NULL, sealed BYTEA NOT NULL, public_dns TEXT NOT NULL, created_at BIGINT NOT NULL, active BIGINT NOT NULL, PRIMARY KEY (tenant_id, domain, selector));
 CREATE TABLE IF NOT EXISTS recipient_keys (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, address_hash BYTEA NOT NULL, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, sealed BYTEA NOT NULL, created_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS recipient_keys_by_address ON recipient_keys (tenant_id, address_hash);
+CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, url TEXT NOT NULL, sealed_secret BYTEA NOT NULL, created_at BIGINT NOT NULL, active BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_outbox (id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, tenant_id TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, lease_until BIGINT, created_at BIGINT NOT NULL, last_status BIGINT);
+CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (state, next_attempt_at);

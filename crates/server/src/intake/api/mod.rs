@@ -9,6 +9,7 @@ mod error;
 mod keys;
 mod messages;
 mod request;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/messages/{id}/raw", get(messages::raw))
         .route("/v1/recipient-keys", post(keys::add).get(keys::list))
         .route("/v1/recipient-keys/{id}", delete(keys::remove))
+        .route("/v1/webhooks", post(webhooks::add).get(webhooks::list))
+        .route("/v1/webhooks/{id}", delete(webhooks::remove))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(app)
