@@ -9,7 +9,7 @@
 #          installing, /usr/sbin/policy-rc.d (exit 101) keeps the packages'
 #          own system services (postfix on 25, postgresql on 5432) from
 #          starting: the tests start private instances themselves.
-#   venv:  <repo>/.venv-test with moto[server] (S3 test server), dkimpy and pynacl (ed25519 DKIM).
+#   venv:  <repo>/.venv-test with moto[server] (S3 test server), dkimpy, pynacl (ed25519 DKIM) and standardwebhooks (webhook signatures).
 #
 # Environment: SEALPOST_TEST_PYTHON picks the interpreter for the venv
 # (default /usr/bin/python3, Debian's own, falling back to python3).
@@ -58,9 +58,9 @@ if [[ ! -x $VENV/bin/python ]]; then
     "$PY" -m venv "$VENV"
 fi
 if "$VENV/bin/python" -c 'import moto, flask, dkim, nacl, standardwebhooks' >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server ]]; then
-    say "venv $VENV ready (moto, dkimpy, pynacl)"
+    say "venv $VENV ready (moto, dkimpy, pynacl, standardwebhooks)"
 else
-    say "installing moto[server], dkimpy and pynacl into $VENV"
+    say "installing moto[server], dkimpy, pynacl and standardwebhooks into $VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'moto[server]' dkimpy pynacl standardwebhooks
     "$VENV/bin/python" -c 'import moto, flask, dkim, nacl, standardwebhooks'
     [[ -x $VENV/bin/moto_server ]]
