@@ -20,7 +20,7 @@ step "build"
 cargo build --workspace --all-targets
 
 step "test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 step "format"
 cargo fmt --all -- --check

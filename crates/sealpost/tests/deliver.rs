@@ -216,6 +216,19 @@ fn tls_preferred_delivers_over_verified_tls_and_otherwise_notifies_without_phi()
         assert!(got.iter().any(|m| has(m, "https://portal.clinic.test/p/")), "{addr}: no portal link");
     }
     assert_eq!(recipient(&state, "pat@strip.test")["state"], "portal", "{state}");
+
+    // The notification's link works (the portal pages come later: "not yet
+    // available"), a made-up token does not, and the page carries no PHI.
+    let note = p.plain.maildir_messages().into_iter().next().expect("notification");
+    let note = String::from_utf8_lossy(&note).into_owned();
+    let start = note.find("https://portal.clinic.test/p/").expect("link") + "https://portal.clinic.test".len();
+    let path: String = note[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c)).collect();
+    let (status, body) = server.get(&path, "");
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 200, "{path}: {body}");
+    assert!(body.contains("waiting") && !body.contains(SSN) && !body.contains("Your results"), "{body}");
+    let (status, _) = server.get("/p/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "");
+    assert_eq!(status, 404, "a made-up token must not resolve");
     assert!(stripper.stripped() > 0, "the proxy never stripped STARTTLS");
     assert!(!stripper.client_sent(SSN.as_bytes()), "PHI passed the STARTTLS-stripping proxy in clear");
 

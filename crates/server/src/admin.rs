@@ -160,7 +160,28 @@ impl App {
     }
 }
 
-/// A fresh random password for generated accounts (24 base64url characters).
+/// A fresh random password for generated accounts (24 base64url characters,
+/// 144 bits). It never starts with `-` or `_`: a leading dash makes command
+/// lines (swaks, curl, shells) read the password as an option.
 pub fn generated_password() -> Result<String, ServerError> {
-    Ok(random_token(18)?)
+    loop {
+        let p = random_token(18)?;
+        if p.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Ok(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_never_start_with_a_dash_or_underscore() {
+        for _ in 0..2000 {
+            let p = generated_password().unwrap();
+            assert_eq!(p.len(), 24);
+            assert!(p.starts_with(|c: char| c.is_ascii_alphanumeric()), "{p}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod caller;
 mod error;
 mod keys;
 mod messages;
+mod portal;
 mod request;
 mod webhooks;
 
@@ -46,6 +47,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/recipient-keys/{id}", delete(keys::remove))
         .route("/v1/webhooks", post(webhooks::add).get(webhooks::list))
         .route("/v1/webhooks/{id}", delete(webhooks::remove))
+        .route("/p/{token}", get(portal::pickup))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(app)
