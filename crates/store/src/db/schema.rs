@@ -6,20 +6,21 @@ use sqlx::Executor;
 use super::{Backend, Db};
 use crate::StoreError;
 
-const SQLITE: &str = include_str!("schema_sqlite.sql");
-const POSTGRES: &str = include_str!("schema_postgres.sql");
+/// The schema, written once. PostgreSQL reads it with `BYTEA` for `BLOB`:
+/// that is the only difference between the two dialects here.
+const SCHEMA: &str = include_str!("schema.sql");
 
 pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
     let ddl = match db.backend() {
-        Backend::Sqlite => SQLITE,
-        Backend::Postgres => POSTGRES,
+        Backend::Sqlite => SCHEMA.to_owned(),
+        Backend::Postgres => SCHEMA.replace(" BLOB", " BYTEA"),
     };
     let mut tx = db.begin_write().await?;
     if db.backend() == Backend::Postgres {
         // Several nodes may start at once: one migrates, the others wait.
         tx.execute("SELECT pg_advisory_xact_lock(7411)").await?;
     }
-    tx.execute(ddl).await?;
+    tx.execute(sqlx::AssertSqlSafe(ddl)).await?;
     tx.commit().await?;
     Ok(())
 }
