@@ -142,17 +142,17 @@ impl App {
                 pkcs8
             }
         };
-        store.close().await;
         let signer = CheckpointSigner::new_from_pkcs8(&pkcs8).map_err(|e| ServerError::State(e.to_string()))?;
-        let reg = Store::open(scfg, None).await?;
-        reg.register_audit_key(signer.key_id(), &signer.public_key()).await?;
-        reg.close().await;
+        store.register_audit_key(signer.key_id(), &signer.public_key()).await?;
+        store.close().await;
         Ok(signer)
     }
 
-    /// A tenant-keyed hash for lookups that must not store the value (suppressed addresses).
-    pub fn lookup_hash(&self, tenant: &TenantId, value: &[u8]) -> Vec<u8> {
-        self.root.lookup_hash(tenant.as_str(), value)
+    /// The tenant-keyed hash an email address is stored and looked up by
+    /// (suppression list, recipient keys), so those tables hold no addresses.
+    /// The one place addresses are normalized for it (lowercase).
+    pub fn address_hash(&self, tenant: &TenantId, address: &str) -> Vec<u8> {
+        self.root.lookup_hash(tenant.as_str(), address.to_lowercase().as_bytes())
     }
 
     /// The root key, for wrapping new tenant KEKs.

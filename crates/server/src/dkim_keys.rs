@@ -72,14 +72,20 @@ impl App {
         Ok(selectors)
     }
 
+    /// Unseals a stored DKIM key; `None` for an algorithm this build does not know.
+    fn unseal_dkim_key(&self, k: &DkimKeyRecord) -> Result<Option<DkimKey>, ServerError> {
+        let Some(alg) = algorithm(&k.algorithm) else { return Ok(None) };
+        let der = self.root().open_secret(&purpose(&k.tenant, &k.domain, &k.selector), &k.sealed)?;
+        DkimKey::from_pkcs8_der(alg, &der).map(Some).map_err(dkim_err)
+    }
+
     /// Signers for mail from `domain`: one per active key (RSA and Ed25519).
     pub async fn dkim_signers(&self, tenant: &TenantId, domain: &str) -> Result<Vec<Signer>, ServerError> {
         let mut signers = Vec::new();
         for k in self.store.dkim_keys(tenant, domain).await?.into_iter().filter(|k| k.active) {
-            let Some(alg) = algorithm(&k.algorithm) else { continue };
-            let der = self.root().open_secret(&purpose(tenant, &k.domain, &k.selector), &k.sealed)?;
-            let key = DkimKey::from_pkcs8_der(alg, &der).map_err(dkim_err)?;
-            signers.push(Signer::new(&k.domain, &k.selector, &key).map_err(dkim_err)?);
+            if let Some(key) = self.unseal_dkim_key(&k)? {
+                signers.push(Signer::new(&k.domain, &k.selector, &key).map_err(dkim_err)?);
+            }
         }
         Ok(signers)
     }
@@ -95,9 +101,9 @@ impl App {
         let keys = self.store.dkim_keys(tenant, domain).await?;
         let mut parsed = Vec::new();
         for k in &keys {
-            let Some(alg) = algorithm(&k.algorithm) else { continue };
-            let der = self.root().open_secret(&purpose(tenant, &k.domain, &k.selector), &k.sealed)?;
-            parsed.push((k.selector.clone(), DkimKey::from_pkcs8_der(alg, &der).map_err(dkim_err)?));
+            if let Some(key) = self.unseal_dkim_key(k)? {
+                parsed.push((k.selector.clone(), key));
+            }
         }
         let selectors: Vec<(String, &DkimKey)> = parsed.iter().map(|(s, k)| (s.clone(), k)).collect();
         let policy = sealpost_dkim::mta_sts_policy(domain, &[self.cfg.hostname.as_str()]).map_err(dkim_err)?;

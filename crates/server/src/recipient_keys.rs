@@ -38,11 +38,6 @@ fn address_of(user_id: &str) -> Option<EmailAddress> {
 }
 
 impl App {
-    /// The keyed hash recipient keys and suppressions are looked up by.
-    pub fn address_hash(&self, tenant: &TenantId, address: &str) -> Vec<u8> {
-        self.lookup_hash(tenant, address.to_lowercase().as_bytes())
-    }
-
     /// Puts an OpenPGP public key (armored or binary) or an S/MIME
     /// certificate (PEM) on file for every address it names. Returns
     /// (kind, fingerprint, number of addresses).

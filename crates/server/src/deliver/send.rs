@@ -57,7 +57,7 @@ pub(super) async fn deliver_one(
         .map_err(|e| ServerError::State(format!("message {}: stored recipient: {e}", item.message_id)))?;
     let domain = address.domain().to_ascii_lowercase();
 
-    let hash = app.lookup_hash(&item.tenant, address.as_str().to_lowercase().as_bytes());
+    let hash = app.address_hash(&item.tenant, address.as_str());
     if app.store.is_suppressed(&item.tenant, &hash).await? {
         return finish(d, item, &opened, Finish::Suppressed).await;
     }
@@ -330,15 +330,12 @@ async fn finish(d: &Deliverer, item: &LeasedRecipient, opened: &OpenedMessage, h
             ops.push(Op::Delivery(u));
             events
                 .push(audit(item, Action::MessageBounced).detail("code", DetailValue::Count(code.unwrap_or(0) as i64)));
-            if hard {
-                let rcpt = opened.meta.recipients.get(item.rcpt_index as usize).map(|r| r.address.to_lowercase());
-                if let Some(addr) = rcpt {
-                    ops.push(Op::Suppress {
-                        tenant: item.tenant.clone(),
-                        address_hash: app.lookup_hash(&item.tenant, addr.as_bytes()),
-                        reason: "hard_bounce".into(),
-                    });
-                }
+            if hard && let Some(rcpt) = opened.meta.recipients.get(item.rcpt_index as usize) {
+                ops.push(Op::Suppress {
+                    tenant: item.tenant.clone(),
+                    address_hash: app.address_hash(&item.tenant, &rcpt.address),
+                    reason: "hard_bounce".into(),
+                });
             }
             // No notice about a notice, and none to the null sender.
             if let (false, Some(sender)) = (opened.meta.notice, opened.meta.mail_from.as_deref()) {

@@ -70,3 +70,9 @@ impl From<crate::ServerError> for ApiError {
         ApiError::internal(e)
     }
 }
+
+/// Parses a JSON request body; a failure is a 400 naming the field and
+/// position (serde's message never quotes the value).
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
+}

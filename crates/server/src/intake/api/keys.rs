@@ -12,8 +12,8 @@ use sealpost_model::{RecipientId, Scope};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ApiError;
 use super::caller::Caller;
+use super::{ApiError, parse_json};
 use crate::ServerError;
 use crate::app::App;
 
@@ -28,8 +28,7 @@ pub struct AddKey {
 /// `POST /v1/recipient-keys`.
 pub async fn add(State(app): State<Arc<App>>, caller: Caller, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
-    let req: AddKey = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let req: AddKey = parse_json(&body)?;
     match app.add_recipient_key(p.tenant(), req.key.as_bytes(), p.actor()).await {
         Ok((kind, fingerprint, n)) => {
             Ok((StatusCode::CREATED, Json(json!({"kind": kind, "fingerprint": fingerprint, "addresses": n})))

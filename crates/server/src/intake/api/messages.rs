@@ -12,23 +12,16 @@ use sealpost_model::{MessageId, Scope};
 use sealpost_store::{IdempotencyRecord, Source, StoreError};
 use serde_json::{Value, json};
 
-use super::ApiError;
 use super::build::build;
 use super::caller::Caller;
 use super::request::{
     BatchRequest, MessageRequest, RawRequest, ValidMessage, decode_base64, parse_address, parse_category,
 };
+use super::{ApiError, parse_json};
 use crate::ServerError;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission, category_from_headers};
-
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        // serde's message names the field and position, never the value.
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
-    })
-}
 
 fn check_size(app: &App, raw: &[u8], field: &str) -> Result<(), ApiError> {
     if raw.len() > app.cfg.limits.max_message_size {

@@ -27,7 +27,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
 
-pub use error::ApiError;
+pub use error::{ApiError, parse_json};
 
 /// The client's address, attached to every request of a connection.
 #[derive(Debug, Clone, Copy)]

@@ -12,8 +12,8 @@ use sealpost_model::{RecipientId, Scope};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ApiError;
 use super::caller::Caller;
+use super::{ApiError, parse_json};
 use crate::ServerError;
 use crate::app::App;
 
@@ -28,8 +28,7 @@ pub struct AddWebhook {
 /// `POST /v1/webhooks`.
 pub async fn add(State(app): State<Arc<App>>, caller: Caller, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
-    let req: AddWebhook = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let req: AddWebhook = parse_json(&body)?;
     match app.create_webhook(p.tenant(), &req.url, p.actor()).await {
         Ok((id, secret)) => {
             Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "url": req.url, "secret": secret})))
