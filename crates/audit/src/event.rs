@@ -111,6 +111,8 @@ vocabulary!(
         MessageBounced => "message.bounced",
         /// A message was held for the portal and its recipient notified.
         PortalNotified => "portal.notified",
+        /// A delay notice about a recipient was sent to the sender.
+        DelayNotified => "message.delay_notified",
     }
 );
 

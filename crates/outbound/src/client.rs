@@ -159,6 +159,13 @@ impl Default for Timeouts {
     }
 }
 
+/// How to connect (lead's interim version; replaced by the DANE work).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Local address to connect from.
+    pub bind: Option<std::net::IpAddr>,
+}
+
 /// An open SMTP session with an MX.
 pub struct Connection {
     stream: Stream,
@@ -183,7 +190,24 @@ impl Connection {
         tls: &TlsClient,
         timeouts: Timeouts,
     ) -> Result<Connection, OutboundError> {
-        let tcp = tokio::time::timeout(timeouts.connect, TcpStream::connect(addr))
+        Self::open_with(addr, mx_host, helo, tls, timeouts, &ConnectOptions::default()).await
+    }
+
+    /// [`Connection::open`] with options.
+    pub async fn open_with(
+        addr: SocketAddr,
+        mx_host: &str,
+        helo: &str,
+        tls: &TlsClient,
+        timeouts: Timeouts,
+        opts: &ConnectOptions,
+    ) -> Result<Connection, OutboundError> {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+            .map_err(io)?;
+        if let Some(ip) = opts.bind {
+            socket.bind(SocketAddr::new(ip, 0)).map_err(io)?;
+        }
+        let tcp = tokio::time::timeout(timeouts.connect, socket.connect(addr))
             .await
             .map_err(|_| OutboundError::Timeout("connect"))?
             .map_err(io)?;

@@ -16,6 +16,6 @@ pub mod client;
 pub mod mx;
 mod tls;
 
-pub use client::{Connection, OutboundError, RcptOutcome, Reply, SendOutcome, TlsInfo};
+pub use client::{ConnectOptions, Connection, OutboundError, RcptOutcome, Reply, SendOutcome, TlsInfo};
 pub use mx::{MxError, MxHost, MxResolver};
 pub use tls::TlsClient;

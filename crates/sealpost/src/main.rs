@@ -78,6 +78,31 @@ enum Command {
         #[command(subcommand)]
         command: DnsCommand,
     },
+    /// A tenant's delivery and classification settings (policy mode, domain
+    /// overrides, portal domains, always-secure, MRN patterns, dictionary,
+    /// category rules), as JSON; see docs/configuration.md.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SettingsCommand {
+    /// Print the settings as JSON.
+    Show {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Replace the settings with a JSON file (`-` for standard input).
+    Set {
+        /// The JSON document.
+        file: PathBuf,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -446,6 +471,26 @@ async fn run(cli: Cli) -> Result<i32> {
             app.store.close().await;
             r?;
             println!("api key {id} revoked");
+        }
+        Command::Settings { command: SettingsCommand::Show { tenant: t } } => {
+            let app = open(&data).await?;
+            let r = app.settings(&tenant(&t)?).await;
+            app.store.close().await;
+            println!("{}", serde_json::to_string_pretty(&r?.settings)?);
+        }
+        Command::Settings { command: SettingsCommand::Set { file, tenant: t } } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?
+            };
+            let settings: sealpost_server::settings::TenantSettings =
+                serde_json::from_str(&text).context("settings JSON")?;
+            let app = open(&data).await?;
+            let r = app.put_settings(&tenant(&t)?, Actor::cli(), &settings).await;
+            app.store.close().await;
+            r?;
+            println!("tenant {t}: settings saved");
         }
         Command::Keys { command: KeysCommand::Rotate { tenant: t } } => {
             let app = open(&data).await?;

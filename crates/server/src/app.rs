@@ -27,6 +27,7 @@ pub struct App {
     keks: RwLock<HashMap<TenantId, Arc<TenantKeys>>>,
     /// Failed-login tracking.
     pub guard: LoginGuard,
+    pub(crate) settings_cache: crate::settings::SettingsCache,
 }
 
 /// A tenant's unwrapped KEKs, by version.
@@ -110,6 +111,7 @@ impl App {
             root,
             keks: RwLock::new(HashMap::new()),
             guard: LoginGuard::default(),
+            settings_cache: Default::default(),
         }))
     }
 

@@ -43,7 +43,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
 }
 
-/// Tenant-wide delivery policy (R-DL-2).
+/// Delivery policy mode (R-DL-2): per tenant, per domain, per message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyMode {
@@ -55,6 +55,29 @@ pub enum PolicyMode {
     PortalAlways,
     /// Never TLS alone: PGP, S/MIME or portal.
     EncryptAlways,
+}
+
+impl PolicyMode {
+    /// Parses the kebab-case name (`tls-preferred`, …).
+    pub fn parse(s: &str) -> Option<PolicyMode> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "tls-preferred" => PolicyMode::TlsPreferred,
+            "tls-exclusive" => PolicyMode::TlsExclusive,
+            "portal-always" => PolicyMode::PortalAlways,
+            "encrypt-always" => PolicyMode::EncryptAlways,
+            _ => return None,
+        })
+    }
+
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyMode::TlsPreferred => "tls-preferred",
+            PolicyMode::TlsExclusive => "tls-exclusive",
+            PolicyMode::PortalAlways => "portal-always",
+            PolicyMode::EncryptAlways => "encrypt-always",
+        }
+    }
 }
 
 /// Outbound delivery (issue 3, in progress: verified TLS and portal pickup).
@@ -109,9 +132,92 @@ pub struct DeliveryConfig {
     /// (like Postfix's `relayhost`).
     #[serde(default)]
     pub relayhost: Option<String>,
+    /// Send the sender one PHI-free delay notice when a recipient is still
+    /// undelivered after this many seconds (0: never). Default 4 hours.
+    #[serde(default = "default_delay_notice")]
+    pub delay_notice_seconds: u64,
+    /// Simultaneous connections per destination domain (R-DL-4).
+    #[serde(default = "default_destination_concurrency")]
+    pub destination_concurrency: usize,
+    /// Messages per minute per destination domain; 0: unlimited.
+    #[serde(default)]
+    pub destination_rate_per_minute: u32,
+    /// Per-domain overrides of the two limits above.
+    #[serde(default)]
+    pub destination_limits: std::collections::BTreeMap<String, DestinationLimit>,
+    /// Seconds an idle connection to a destination is kept for the next
+    /// message to the same domain (0: one connection per message).
+    #[serde(default = "default_connection_cache")]
+    pub connection_cache_seconds: u64,
+    /// The transactional and marketing streams: separate queues, workers and
+    /// source addresses (R-DL-4).
+    #[serde(default)]
+    pub streams: Streams,
+}
+
+/// Limits for one destination domain.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationLimit {
+    /// Simultaneous connections.
+    pub concurrency: Option<usize>,
+    /// Messages per minute (0: unlimited).
+    pub rate_per_minute: Option<u32>,
+}
+
+/// The two delivery streams.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Streams {
+    /// Transactional mail (and Sealpost's own notices).
+    #[serde(default)]
+    pub transactional: StreamConfig,
+    /// Marketing mail.
+    #[serde(default)]
+    pub marketing: StreamConfig,
+}
+
+/// One stream's settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Concurrent deliveries of this stream; default: `workers` for
+    /// transactional, a quarter of it for marketing.
+    pub workers: Option<usize>,
+    /// Local address outbound connections are made from (like Postfix's
+    /// `smtp_bind_address`), so the streams keep separate IP reputations.
+    pub source_address: Option<std::net::IpAddr>,
+    /// Name said in EHLO; default: the server's hostname.
+    pub helo_name: Option<String>,
 }
 
 impl DeliveryConfig {
+    /// The stream settings of a category.
+    pub fn stream(&self, stream: sealpost_model::Category) -> &StreamConfig {
+        match stream {
+            sealpost_model::Category::Marketing => &self.streams.marketing,
+            _ => &self.streams.transactional,
+        }
+    }
+
+    /// Concurrent deliveries of a stream.
+    pub fn stream_workers(&self, stream: sealpost_model::Category) -> usize {
+        let default = match stream {
+            sealpost_model::Category::Marketing => (self.workers / 4).max(1),
+            _ => self.workers.max(1),
+        };
+        self.stream(stream).workers.unwrap_or(default).max(1)
+    }
+
+    /// Connection limit and messages per minute (0: unlimited) for a domain.
+    pub fn destination_limit(&self, domain: &str) -> (usize, u32) {
+        let o = self.destination_limits.iter().find(|(d, _)| d.eq_ignore_ascii_case(domain)).map(|(_, l)| l);
+        (
+            o.and_then(|l| l.concurrency).unwrap_or(self.destination_concurrency).max(1),
+            o.and_then(|l| l.rate_per_minute).unwrap_or(self.destination_rate_per_minute),
+        )
+    }
+
     /// The route of a domain, if one is configured: (host, port).
     pub fn route(&self, domain: &str) -> Option<(String, u16)> {
         let target = match self.routes.iter().find(|(d, _)| d.eq_ignore_ascii_case(domain)) {
@@ -147,6 +253,15 @@ fn default_pickup_days() -> u64 {
 fn default_lease_seconds() -> u64 {
     600
 }
+fn default_delay_notice() -> u64 {
+    4 * 3600
+}
+fn default_destination_concurrency() -> usize {
+    20
+}
+fn default_connection_cache() -> u64 {
+    5
+}
 fn default_notice_from() -> String {
     "no-reply@localhost".into()
 }
@@ -169,6 +284,12 @@ impl Default for DeliveryConfig {
             routes: Default::default(),
             relayhost: None,
             lease_seconds: default_lease_seconds(),
+            delay_notice_seconds: default_delay_notice(),
+            destination_concurrency: default_destination_concurrency(),
+            destination_rate_per_minute: 0,
+            destination_limits: Default::default(),
+            connection_cache_seconds: default_connection_cache(),
+            streams: Streams::default(),
         }
     }
 }

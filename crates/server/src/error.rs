@@ -24,6 +24,9 @@ pub enum ServerError {
     /// The data directory is not initialized, or already is.
     #[error("{0}")]
     State(String),
+    /// Input was rejected; the text names the field, never the value.
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// A lookup found nothing.
     #[error("not found: {0}")]
     NotFound(String),

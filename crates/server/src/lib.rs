@@ -23,6 +23,7 @@ mod fsutil;
 pub mod intake;
 pub mod pipeline;
 pub mod recipient_keys;
+pub mod settings;
 pub mod tls;
 pub mod webhooks;
 

@@ -53,6 +53,8 @@ pub struct MailParams {
     pub ret: Option<DsnRet>,
     /// `ENVID=`, xtext-decoded.
     pub envid: Option<String>,
+    /// `REQUIRETLS` (RFC 8689): every hop must use verified TLS.
+    pub requiretls: bool,
 }
 
 /// Parameters of a RCPT command.
@@ -176,6 +178,12 @@ pub fn parse_mail_params(params: &[Param], max_size: usize) -> Result<MailParams
                 }
                 out.envid = Some(v);
             }
+            "REQUIRETLS" => {
+                if value.is_some() {
+                    return Err(ParamError::Malformed);
+                }
+                out.requiretls = true;
+            }
             "AUTH" => {
                 // RFC 4954 §5: accepted; the identity asserted is not trusted.
                 value.ok_or(ParamError::Malformed)?;
@@ -291,6 +299,7 @@ mod tests {
                 ("RET", Some("HDRS")),
                 ("ENVID", Some("QQ314159+2Bx")),
                 ("AUTH", Some("<>")),
+                ("requiretls", None),
             ]),
             10_000,
         )
@@ -303,6 +312,7 @@ mod tests {
                 smtputf8: true,
                 ret: Some(DsnRet::Headers),
                 envid: Some("QQ314159+x".into()),
+                requiretls: true,
             }
         );
         assert_eq!(parse_mail_params(&[], 1), Ok(MailParams::default()));
@@ -317,6 +327,7 @@ mod tests {
         assert_eq!(e(&[("SIZE", None)]), ParamError::Malformed);
         assert_eq!(e(&[("BODY", Some("BINARYMIME"))]), ParamError::Malformed);
         assert_eq!(e(&[("SMTPUTF8", Some("yes"))]), ParamError::Malformed);
+        assert_eq!(e(&[("REQUIRETLS", Some("yes"))]), ParamError::Malformed);
         assert_eq!(e(&[("RET", Some("ALL"))]), ParamError::Malformed);
         assert_eq!(e(&[("ENVID", Some("a+2"))]), ParamError::Malformed);
         assert_eq!(e(&[("ENVID", Some("a+0A"))]), ParamError::Malformed);

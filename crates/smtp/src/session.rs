@@ -51,6 +51,8 @@ pub struct Envelope {
     pub ret: Option<DsnRet>,
     /// DSN `ENVID=`, xtext-decoded.
     pub envid: Option<String>,
+    /// `REQUIRETLS` (RFC 8689) was given (only accepted over TLS).
+    pub requiretls: bool,
     /// `SIZE=` as declared by the client.
     pub declared_size: Option<u64>,
     /// Accepted recipients, in order.
@@ -476,6 +478,8 @@ impl Session {
                     lines.push("STARTTLS".to_owned());
                 }
                 if self.tls {
+                    // RFC 8689 §4.1: offered only on a TLS session.
+                    lines.push("REQUIRETLS".to_owned());
                     lines.push("AUTH PLAIN LOGIN".to_owned());
                 }
                 self.reply(Reply::multiline(250, None, lines));
@@ -586,6 +590,9 @@ impl Session {
             Ok(p) => p,
             Err(e) => return self.error(e.reply()),
         };
+        if params.requiretls && !self.tls {
+            return self.error(ok(530, (5, 7, 10), "REQUIRETLS needed a TLS session"));
+        }
         let from = if path.is_empty() {
             None
         } else {
@@ -662,6 +669,7 @@ impl Session {
             smtputf8: tx.params.smtputf8,
             ret: tx.params.ret,
             envid: tx.params.envid,
+            requiretls: tx.params.requiretls,
             declared_size: tx.params.size,
             recipients: tx.recipients,
         };
@@ -752,6 +760,7 @@ mod tests {
                 smtputf8: false,
                 ret: None,
                 envid: None,
+                requiretls: false,
                 declared_size: None,
                 recipients: vec![Recipient {
                     address: EmailAddress::parse("p@x.example", false).expect("valid"),

@@ -128,7 +128,7 @@ fn ehlo_on_implicit_tls_offers_auth_not_starttls() {
     assert_eq!(
         r,
         vec![format!(
-            "250-{HOST}\n250-PIPELINING\n250-SIZE 10000\n250-8BITMIME\n250-SMTPUTF8\n250-ENHANCEDSTATUSCODES\n250-DSN\n250 AUTH PLAIN LOGIN"
+            "250-{HOST}\n250-PIPELINING\n250-SIZE 10000\n250-8BITMIME\n250-SMTPUTF8\n250-ENHANCEDSTATUSCODES\n250-DSN\n250-REQUIRETLS\n250 AUTH PLAIN LOGIN"
         )]
     );
     assert_eq!(c.s.client_name(), Some("client.example"));
@@ -144,6 +144,16 @@ fn ehlo_before_starttls_offers_starttls_not_auth() {
     let mut c = Client::new(SessionConfig { starttls_offered: false, plaintext_allowed: true, ..starttls_cfg() });
     let r = c.send(b"EHLO x\r\n");
     assert!(r[0].ends_with("250 DSN"), "{r:?}");
+}
+
+#[test]
+fn requiretls_only_over_tls() {
+    // RFC 8689 §4.1: a plaintext session neither offers nor accepts REQUIRETLS.
+    let plain = SessionConfig { tls_active: false, starttls_offered: false, plaintext_allowed: true, ..relay_cfg() };
+    let mut c = Client::new(plain);
+    let r = c.send(b"EHLO x\r\n");
+    assert!(!r[0].contains("REQUIRETLS"), "{r:?}");
+    assert_eq!(c.send(b"MAIL FROM:<a@example.org> REQUIRETLS\r\n"), vec!["530 5.7.10 REQUIRETLS needed a TLS session"]);
 }
 
 #[test]

@@ -56,6 +56,18 @@ pub enum Op {
     Delivery(DeliveryUpdate),
     /// Hold a message for portal pickup.
     Pickup(PortalPickup),
+    /// Put a leased recipient back in the queue without counting an attempt
+    /// (its destination was busy or rate-limited).
+    Requeue {
+        /// Tenant.
+        tenant: TenantId,
+        /// The message.
+        message: MessageId,
+        /// The recipient's queue entry.
+        recipient: RecipientId,
+        /// When it is due again.
+        next_attempt_at: i64,
+    },
     /// Register a webhook endpoint.
     PutWebhook(WebhookRecord),
     /// Deactivate a webhook of a tenant.
@@ -288,6 +300,23 @@ fn conflict(e: sqlx::Error, what: &str) -> StoreError {
     }
 }
 
+/// One webhook outbox row per active webhook of the tenant, in the
+/// transaction that records the event (R-OP-1).
+async fn fan_out(tx: &mut Transaction<'static, Any>, tenant: &TenantId, payload: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, webhook_id, tenant_id, payload, state, attempts, next_attempt_at, created_at) \
+         SELECT $1 || id, id, tenant_id, $2, 'pending', 0, $3, $4 FROM webhooks WHERE tenant_id = $5 AND active = 1",
+    )
+    .bind(sealpost_model::EventId::new().to_string())
+    .bind(payload.to_owned())
+    .bind(now_micros())
+    .bind(now_micros())
+    .bind(tenant.as_str().to_owned())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn write_op(
     tx: &mut Transaction<'static, Any>,
     op: &Op,
@@ -315,17 +344,21 @@ async fn write_op(
             .map_err(|e| conflict(e, "message id already exists"))?;
             for (i, rid) in m.recipients.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO queue (id, message_id, tenant_id, rcpt_index, state, next_attempt_at, attempts) \
-                     VALUES ($1, $2, $3, $4, 'queued', $5, 0)",
+                    "INSERT INTO queue (id, message_id, tenant_id, rcpt_index, state, next_attempt_at, attempts, stream) \
+                     VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6)",
                 )
                 .bind(rid.to_string())
                 .bind(m.id.to_string())
                 .bind(m.tenant.as_str().to_owned())
                 .bind(i as i64)
                 .bind(m.created_at)
+                .bind(m.category.as_str())
                 .execute(&mut **tx)
                 .await
                 .map_err(|e| conflict(e, "recipient id already exists"))?;
+                if let Some(payload) = m.accepted_webhooks.get(i).filter(|p| !p.is_empty()) {
+                    fan_out(tx, &m.tenant, payload).await?;
+                }
             }
         }
         Op::Idempotency(r) => {
@@ -407,8 +440,8 @@ async fn write_op(
         Op::Delivery(d) => {
             let done = sqlx::query(
                 "UPDATE queue SET state = $1, next_attempt_at = $2, attempts = $3, method = $4, tls_version = $5, \
-                 tls_cipher = $6, last_code = $7, updated_at = $8, lease_until = NULL, lease_owner = NULL \
-                 WHERE tenant_id = $9 AND id = $10 AND message_id = $11",
+                 tls_cipher = $6, last_code = $7, updated_at = $8, lease_until = NULL, lease_owner = NULL, \
+                 delay_notified = $12 WHERE tenant_id = $9 AND id = $10 AND message_id = $11",
             )
             .bind(d.state.clone())
             .bind(d.next_attempt_at)
@@ -421,6 +454,7 @@ async fn write_op(
             .bind(d.tenant.as_str().to_owned())
             .bind(d.recipient.to_string())
             .bind(d.message.to_string())
+            .bind(i64::from(d.delay_notified))
             .execute(&mut **tx)
             .await?;
             if done.rows_affected() != 1 {
@@ -440,19 +474,21 @@ async fn write_op(
             .execute(&mut **tx)
             .await?;
             if !d.webhook_payload.is_empty() {
-                // One outbox row per active webhook, in the same transaction as the event.
-                sqlx::query(
-                    "INSERT INTO webhook_outbox (id, webhook_id, tenant_id, payload, state, attempts, next_attempt_at, created_at) \
-                     SELECT $1 || id, id, tenant_id, $2, 'pending', 0, $3, $4 FROM webhooks WHERE tenant_id = $5 AND active = 1",
-                )
-                .bind(sealpost_model::EventId::new().to_string())
-                .bind(d.webhook_payload.clone())
-                .bind(now_micros())
-                .bind(now_micros())
-                .bind(d.tenant.as_str().to_owned())
-                .execute(&mut **tx)
-                .await?;
+                fan_out(tx, &d.tenant, &d.webhook_payload).await?;
             }
+        }
+        Op::Requeue { tenant, message, recipient, next_attempt_at } => {
+            // Not an attempt: no event, attempts unchanged (a busy destination, R-DL-4).
+            sqlx::query(
+                "UPDATE queue SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL \
+                 WHERE tenant_id = $2 AND id = $3 AND message_id = $4",
+            )
+            .bind(*next_attempt_at)
+            .bind(tenant.as_str().to_owned())
+            .bind(recipient.to_string())
+            .bind(message.to_string())
+            .execute(&mut **tx)
+            .await?;
         }
         Op::PutWebhook(w) => {
             sqlx::query(

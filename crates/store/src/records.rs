@@ -113,6 +113,10 @@ pub struct NewMessage {
     pub sealed_blob: bytes::Bytes,
     /// One queue entry per recipient, in envelope order.
     pub recipients: Vec<RecipientId>,
+    /// Per recipient (same order), the `accepted` webhook payload (no PHI);
+    /// empty or missing: none. Fanned out to the tenant's active webhooks
+    /// in the commit that stores the message.
+    pub accepted_webhooks: Vec<String>,
 }
 
 /// A stored message (without its blob bytes).
@@ -195,6 +199,8 @@ pub struct DeliveryUpdate {
     /// The webhook payload for this event (no PHI); empty: none is sent.
     /// One outbox row per active webhook of the tenant is written with the update.
     pub webhook_payload: String,
+    /// A delay notice has been sent for this recipient (at most one is).
+    pub delay_notified: bool,
 }
 
 /// A stored per-recipient event.
@@ -264,6 +270,8 @@ pub struct LeasedRecipient {
     pub rcpt_index: i64,
     /// Attempts so far.
     pub attempts: i64,
+    /// A delay notice was already sent.
+    pub delay_notified: bool,
 }
 
 /// A DKIM signing key of a tenant's sending domain (R-DL-3). The private key

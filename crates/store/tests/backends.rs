@@ -146,6 +146,7 @@ fn message(t: &TenantId, recipients: usize, blob_len: usize) -> NewMessage {
         sealed_meta: [b"meta-\0\xff".as_slice(), id.as_bytes()].concat(),
         sealed_blob: Bytes::from(sealed_blob),
         recipients: (0..recipients).map(|_| RecipientId::new()).collect(),
+        accepted_webhooks: Vec::new(),
     }
 }
 
@@ -278,7 +279,10 @@ async fn leases_are_exclusive_and_expire(env: Env) {
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let got = store.lease_due(now, now + 60_000_000, &format!("worker-{w}"), 7).await.unwrap();
+                let got = store
+                    .lease_due(Category::Marketing, now, now + 60_000_000, &format!("worker-{w}"), 7)
+                    .await
+                    .unwrap();
                 if got.is_empty() {
                     break mine;
                 }
@@ -293,14 +297,41 @@ async fn leases_are_exclusive_and_expire(env: Env) {
     let unique: std::collections::BTreeSet<_> = claimed.iter().copied().collect();
     assert_eq!(unique.len(), claimed.len(), "a recipient was leased twice");
     assert_eq!(unique, all, "every due recipient is leased exactly once");
+    // Streams are separate queues: these are marketing rows.
+    assert!(
+        store
+            .lease_due(Category::Transactional, now + 61_000_000, now + 62_000_000, "tx", 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Nothing is due while the leases live; everything again once they expire.
-    assert!(store.lease_due(now, now + 1, "late", 100).await.unwrap().is_empty());
+    assert!(store.lease_due(Category::Marketing, now, now + 1, "late", 100).await.unwrap().is_empty());
     let after_expiry = now + 61_000_000;
-    assert_eq!(store.lease_due(after_expiry, after_expiry + 1, "retry", 100).await.unwrap().len(), 40);
+    let again =
+        store.lease_due(Category::Marketing, after_expiry, after_expiry + 60_000_000, "retry", 100).await.unwrap();
+    assert_eq!(again.len(), 40);
+    // A requeue releases the lease without counting an attempt.
+    let r = &again[0];
+    let requeue = Op::Requeue {
+        tenant: r.tenant.clone(),
+        message: r.message_id,
+        recipient: r.id,
+        next_attempt_at: after_expiry + 5,
+    };
+    store.commit(Commit { ops: vec![requeue], events: vec![] }).await.unwrap();
+    let back = store.lease_due(Category::Marketing, after_expiry + 5, after_expiry + 6, "w", 100).await.unwrap();
+    assert_eq!(back.iter().map(|b| (b.id, b.attempts)).collect::<Vec<_>>(), vec![(r.id, 0)]);
     // Not yet due: a queue row whose next attempt is in the future is left alone.
     let future = message(&t, 1, 8);
     store.commit(commit_message(&future)).await.unwrap();
-    assert!(store.lease_due(future.created_at - 1, future.created_at, "early", 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .lease_due(Category::Marketing, future.created_at - 1, future.created_at, "early", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.close().await;
 }
 
@@ -311,7 +342,7 @@ async fn delivery_updates_record_state_events_pickups_and_suppressions(env: Env)
     let m = message(&t, 2, 32);
     store.commit(commit_message(&m)).await.unwrap();
     let now = now_micros() + 1;
-    let leased = store.lease_due(now, now + 60_000_000, "w", 10).await.unwrap();
+    let leased = store.lease_due(Category::Marketing, now, now + 60_000_000, "w", 10).await.unwrap();
     assert_eq!(leased.len(), 2);
     let update = |rid, state: &str, event: &str| DeliveryUpdate {
         tenant: t.clone(),
@@ -327,6 +358,7 @@ async fn delivery_updates_record_state_events_pickups_and_suppressions(env: Env)
         event: event.into(),
         detail: r#"{"code":250}"#.into(),
         webhook_payload: String::new(),
+        delay_notified: false,
     };
     let pickup = PortalPickup {
         token_hash: vec![7; 32],
@@ -359,7 +391,9 @@ async fn delivery_updates_record_state_events_pickups_and_suppressions(env: Env)
     assert_eq!(events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["delivered", "portal_notified"]);
     assert!(store.recipient_events(&other, &m.id).await.unwrap().is_empty(), "events are tenant-scoped");
     // Leases were released and delivered rows are not due again.
-    assert!(store.lease_due(now + 120_000_000, now + 180_000_000, "w", 10).await.unwrap().is_empty());
+    assert!(
+        store.lease_due(Category::Marketing, now + 120_000_000, now + 180_000_000, "w", 10).await.unwrap().is_empty()
+    );
     assert_eq!(store.pickup(&[7; 32]).await.unwrap().map(|p| p.recipient), Some(m.recipients[1]));
     assert!(store.pickup(&[8; 32]).await.unwrap().is_none());
     assert!(store.is_suppressed(&t, &[9; 32]).await.unwrap());

@@ -43,6 +43,7 @@ mod net;
 pub mod pki;
 pub mod postfix;
 mod postgres;
+pub mod receiver;
 mod s3;
 pub mod scripted;
 mod watchdog;
@@ -54,6 +55,7 @@ pub use net::{free_port, wait_for_port};
 pub use pki::{TestCa, self_signed, write_pem};
 pub use postfix::{PostfixOptions, PostfixReceiver, Tls, received_tls, strip_trace_headers};
 pub use postgres::{Postgres, shared_postgres};
+pub use receiver::{ReceivedSession, ReceivedTxn, ReceiverOptions, SmtpReceiver};
 pub use s3::{S3, shared_s3};
 pub use scripted::{Script, ScriptedServer, Step, Transcript};
 

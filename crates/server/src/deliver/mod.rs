@@ -1,7 +1,9 @@
-//! Delivery (issue 3, in progress): workers lease due recipients, decide the
-//! method per recipient (R-DL-1/2), send over verified TLS or hold for the
-//! portal with a PHI-free notification, and commit the outcome with its
-//! events and audit records. See docs/design/delivery.md.
+//! Delivery (issue 3): per stream (transactional, marketing), workers lease
+//! due recipients, decide the method per recipient (R-DL-1/2), send over
+//! verified TLS (or encrypted with OpenPGP/S/MIME) or hold for the portal
+//! with a PHI-free notification, within per-destination limits and over
+//! cached connections, and commit the outcome with its events and audit
+//! records. See docs/design/delivery.md.
 //!
 //! The rule that matters most: the decision that PHI may travel over TLS
 //! alone is taken after the handshake, from what was *verified* — never
@@ -9,12 +11,14 @@
 
 mod decide;
 mod notice;
+mod pool;
 mod send;
+mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sealpost_classify::{Classifier, TenantRules};
+use sealpost_model::Category;
 use sealpost_outbound::{MxResolver, TlsClient};
 use sealpost_store::LeasedRecipient;
 use tokio::sync::Semaphore;
@@ -30,13 +34,13 @@ pub struct Deliverer {
     app: Arc<App>,
     resolver: MxResolver,
     tls: TlsClient,
-    classifier: Classifier,
     node: String,
-    slots: Arc<Semaphore>,
+    throttle: throttle::Throttle,
+    pool: pool::Pool,
 }
 
 impl Deliverer {
-    /// Builds the resolver, trust roots and classifier from the configuration.
+    /// Builds the resolver, trust roots, limits and connection cache from the configuration.
     pub fn new(app: Arc<App>) -> Result<Arc<Deliverer>, ServerError> {
         let cfg = &app.cfg.delivery;
         let resolver = if cfg.name_servers.is_empty() {
@@ -47,19 +51,43 @@ impl Deliverer {
         .map_err(|e| ServerError::Config(format!("delivery resolver: {e}")))?;
         let cas: Vec<_> = cfg.extra_ca_files.iter().map(|p| resolve(&app.data_dir, p)).collect();
         let tls = TlsClient::new(&cas).map_err(|e| ServerError::Config(format!("delivery TLS: {e}")))?;
-        let classifier = Classifier::new(&TenantRules::default()).map_err(|e| ServerError::Config(e.to_string()))?;
-        let slots = Arc::new(Semaphore::new(cfg.workers.max(1)));
         let node = format!("node-{}", sealpost_model::EventId::new());
-        Ok(Arc::new(Deliverer { app, resolver, tls, classifier, node, slots }))
+        let limits = cfg.clone();
+        let throttle = throttle::Throttle::new(move |domain| limits.destination_limit(domain));
+        let pool = pool::Pool::new(Duration::from_secs(cfg.connection_cache_seconds));
+        Ok(Arc::new(Deliverer { app, resolver, tls, node, throttle, pool }))
     }
 
-    /// Leases and delivers due recipients until the task is dropped.
+    /// Delivers both streams until the task is dropped: each stream has its
+    /// own queue and workers, so a marketing burst never holds up
+    /// transactional mail (R-DL-4).
     pub async fn run(self: Arc<Self>) {
+        let sweeper = {
+            let this = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    this.pool.sweep().await;
+                }
+            })
+        };
+        let streams = [Category::Transactional, Category::Marketing].map(|stream| {
+            let this = self.clone();
+            tokio::spawn(async move { this.run_stream(stream).await })
+        });
+        for s in streams {
+            let _ = s.await;
+        }
+        sweeper.abort();
+    }
+
+    async fn run_stream(self: Arc<Self>, stream: Category) {
+        let slots = Arc::new(Semaphore::new(self.app.cfg.delivery.stream_workers(stream)));
         loop {
             let now = sealpost_model::now_micros();
-            let want = self.slots.available_permits().max(1) as i64;
+            let want = slots.available_permits().max(1) as i64;
             let lease = Duration::from_secs(self.app.cfg.delivery.lease_seconds.max(1)).as_micros() as i64;
-            let leased = match self.app.store.lease_due(now, now + lease, &self.node, want).await {
+            let leased = match self.app.store.lease_due(stream, now, now + lease, &self.node, want).await {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not lease due recipients");
@@ -68,11 +96,11 @@ impl Deliverer {
             };
             let full = leased.len() as i64 == want;
             for item in leased {
-                let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
+                let Ok(permit) = slots.clone().acquire_owned().await else { return };
                 let this = self.clone();
                 tokio::spawn(async move {
                     let (message, recipient) = (item.message_id, item.id);
-                    if let Err(e) = this.deliver(item).await {
+                    if let Err(e) = this.deliver(stream, item).await {
                         // The lease expires and the recipient is retried.
                         tracing::warn!(%message, %recipient, error = %e, "delivery attempt failed");
                     }
@@ -85,8 +113,8 @@ impl Deliverer {
         }
     }
 
-    async fn deliver(&self, item: LeasedRecipient) -> Result<(), ServerError> {
+    async fn deliver(&self, stream: Category, item: LeasedRecipient) -> Result<(), ServerError> {
         let opened = self.app.load_message(&item.tenant, &item.message_id, true).await?;
-        send::deliver_one(self, &item, opened).await
+        send::deliver_one(self, stream, &item, opened).await
     }
 }

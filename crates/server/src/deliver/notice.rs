@@ -1,5 +1,5 @@
 //! Notices Sealpost writes itself: the portal notification (R-PT-1) and
-//! the failure notice to the sender (R-DL-5). Both are built from ids,
+//! the failure and delay notices to the sender (R-DL-5). Both are built from ids,
 //! codes, the sender's identity and a link — never from the message's
 //! subject, body or the recipient's address (which can be PHI).
 
@@ -42,14 +42,43 @@ pub fn failure_notice(
 ) -> std::io::Result<Vec<u8>> {
     let text = format!(
         "Sealpost could not deliver your message {message} to recipient {recipient}.\r\n\r\n\
-         Reason: {why}\r\n\r\n\
-         For privacy this notice contains no part of the message and not the recipient's address;\r\n\
-         look them up with GET /v1/messages/{message}.\r\n"
+         Reason: {why}\r\n\r\n{}",
+        privacy(message)
     );
+    to_sender(from, to, &format!("Undeliverable: message {message}"), text, hostname)
+}
+
+/// The delay notice to the sender of `message` (R-DL-5): still trying.
+pub fn delay_notice(
+    from: &str,
+    to: &str,
+    message: &MessageId,
+    recipient: &RecipientId,
+    why: &str,
+    give_up: &str,
+    hostname: &str,
+) -> std::io::Result<Vec<u8>> {
+    let text = format!(
+        "Sealpost has not yet delivered your message {message} to recipient {recipient}.\r\n\r\n\
+         Last reason: {why}\r\n\
+         Sealpost keeps trying until {give_up}; you need not send it again.\r\n\r\n{}",
+        privacy(message)
+    );
+    to_sender(from, to, &format!("Delayed: message {message}"), text, hostname)
+}
+
+fn privacy(message: &MessageId) -> String {
+    format!(
+        "For privacy this notice contains no part of the message and not the recipient's address;\r\n\
+         look them up with GET /v1/messages/{message}.\r\n"
+    )
+}
+
+fn to_sender(from: &str, to: &str, subject: &str, text: String, hostname: &str) -> std::io::Result<Vec<u8>> {
     MessageBuilder::new()
         .from(from.to_owned())
         .to(to.to_owned())
-        .subject(format!("Undeliverable: message {message}"))
+        .subject(subject.to_owned())
         .message_id(format!("{}@{hostname}", MessageId::new()))
         .date(mail_builder::headers::date::Date::now())
         .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-replied"))

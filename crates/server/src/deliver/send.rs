@@ -2,15 +2,19 @@
 
 use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
 use sealpost_crypto::{random_token, sha256};
+use std::time::Duration;
+
 use sealpost_model::{Category, EmailAddress, now_micros};
-use sealpost_outbound::{Connection, MxError, TlsInfo, client::Timeouts};
+use sealpost_outbound::{ConnectOptions, Connection, MxError, OutboundError, SendOutcome, TlsInfo, client::Timeouts};
 use sealpost_store::{Commit, DeliveryUpdate, LeasedRecipient, Op, PortalPickup, Source};
 
 use super::Deliverer;
 use super::decide::{Method, Otherwise, Plan, plan};
 use super::notice;
+use super::throttle::DestPermit;
 use crate::ServerError;
 use crate::access::OpenedMessage;
+use crate::config::PolicyMode;
 use crate::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission};
 
 /// What one attempt came to.
@@ -21,6 +25,10 @@ enum Attempt {
     },
     /// Connections were made but none had verified TLS.
     NoVerifiedTls,
+    /// REQUIRETLS: no server offered verified TLS together with REQUIRETLS.
+    NoRequireTls,
+    /// The destination's connection or rate limit is reached: try again then.
+    Busy(Duration),
     Transient {
         code: Option<u16>,
         why: &'static str,
@@ -42,6 +50,7 @@ fn tls_name(tls: Option<&TlsInfo>) -> &'static str {
 
 pub(super) async fn deliver_one(
     d: &Deliverer,
+    stream: Category,
     item: &LeasedRecipient,
     opened: OpenedMessage,
 ) -> Result<(), ServerError> {
@@ -62,22 +71,28 @@ pub(super) async fn deliver_one(
         return finish(d, item, &opened, Finish::Suppressed).await;
     }
 
-    let scan = (!opened.meta.notice).then(|| d.classifier.scan_message_report(raw));
-    let sensitive = scan.as_ref().is_some_and(|s| !s.findings.is_empty() || s.truncated);
-    let portal_domain = cfg.portal_domains.iter().any(|p| p.eq_ignore_ascii_case(&domain));
-    let decision = plan(cfg.policy, sensitive, opened.meta.notice, portal_domain);
+    let tenant = app.settings(&item.tenant).await?;
+    let notice = opened.meta.notice;
+    let scan = (!notice).then(|| tenant.classifier.scan_message_report(raw));
+    let phi = scan.as_ref().is_some_and(|s| !s.findings.is_empty() || s.truncated);
+    // R-CL-3: PHI, or the tenant's "always secure", makes encryption mandatory.
+    let sensitive = phi || (!notice && tenant.settings.always_secure);
+    let (mode, portal_domain) = tenant.settings.policy_for(cfg, opened.meta.policy, &domain);
+    let decision = plan(mode, sensitive, notice, portal_domain);
     let decided = |method: &'static str, reason: &'static str| {
         NewEvent::new(item.tenant.clone(), Actor::system(), Action::DeliveryDecided, Outcome::Success)
             .target(item.message_id)
             .detail("recipient", DetailValue::id(item.id))
             .detail("method", DetailValue::Name(method))
             .detail("reason", DetailValue::Name(reason))
-            .detail("phi", DetailValue::Bool(sensitive))
+            .detail("policy", DetailValue::Name(mode.as_str()))
+            .detail("phi", DetailValue::Bool(phi))
     };
 
     // R-DL-1: OpenPGP first when the recipient has a key on file (policy
-    // portal-always still wins). Encrypted mail may travel over any channel.
-    let keys_apply = !opened.meta.notice && cfg.policy != crate::config::PolicyMode::PortalAlways;
+    // portal-always and portal domains still win). Encrypted mail may travel
+    // over any channel.
+    let keys_apply = !notice && mode != PolicyMode::PortalAlways && !portal_domain;
     let pgp_keys = if keys_apply { app.pgp_keys_for(&item.tenant, address.as_str()).await? } else { Vec::new() };
     let smime_certs = if keys_apply && pgp_keys.is_empty() {
         app.smime_certs_for(&item.tenant, address.as_str()).await?
@@ -100,6 +115,7 @@ pub(super) async fn deliver_one(
             Plan::Send { verified_only, otherwise } => (raw, verified_only, otherwise, None),
         }
     };
+    let require_tls = opened.meta.require_tls;
     let mail_from = opened.meta.mail_from.clone().unwrap_or_default();
     let mut params = Vec::new();
     if opened.meta.smtputf8 {
@@ -107,6 +123,9 @@ pub(super) async fn deliver_one(
     }
     if opened.meta.eight_bit {
         params.push("BODY=8BITMIME".to_owned());
+    }
+    if require_tls {
+        params.push("REQUIRETLS".to_owned());
     }
     // DKIM: sign with the sending domain's active keys (none configured: unsigned).
     let sender_domain = match opened.meta.mail_from.as_deref() {
@@ -124,8 +143,9 @@ pub(super) async fn deliver_one(
         signed = crate::dkim_keys::sign(&signers, raw)?;
         &signed[..]
     };
-    let attempt = attempt(d, &domain, verified_only, &mail_from, &params, address.as_str(), raw).await;
-    match attempt {
+    let needs = Needs { verified: verified_only || require_tls, require_tls };
+    let envelope = Envelope { mail_from: &mail_from, params: &params, rcpt: address.as_str(), raw };
+    match attempt(d, stream, &domain, needs, &envelope).await {
         Attempt::Sent { tls, code } => {
             let verified = tls.as_ref().is_some_and(|t| t.verified);
             let method = method_hint.unwrap_or(if verified { Method::Tls } else { Method::Opportunistic });
@@ -138,22 +158,29 @@ pub(super) async fn deliver_one(
             finish(d, item, &opened, Finish::Delivered { method, tls, code, decided: decided(method.as_str(), reason) })
                 .await
         }
-        Attempt::NoVerifiedTls => {
-            match otherwise {
-                Otherwise::Portal => portal(d, item, &opened, rcpt, decided("portal", "no-verified-tls")).await,
-                Otherwise::Fail => finish(
-                    d,
-                    item,
-                    &opened,
-                    Finish::Failed {
-                        code: None,
-                        why: "no verified TLS to the recipient's mail server (policy tls-exclusive); nothing was sent",
-                        hard: false,
-                    },
-                )
-                .await,
-            }
+        Attempt::Busy(wait) => {
+            let op = Op::Requeue {
+                tenant: item.tenant.clone(),
+                message: item.message_id,
+                recipient: item.id,
+                next_attempt_at: now_micros() + wait.max(Duration::from_millis(500)).as_micros() as i64,
+            };
+            app.store.commit(Commit { ops: vec![op], events: Vec::new() }).await?;
+            Ok(())
         }
+        Attempt::NoRequireTls => {
+            // RFC 8689 §4.2.2: not relayed; the sender gets a non-delivery notice.
+            let why =
+                "REQUIRETLS: no mail server of the recipient offered verified TLS with REQUIRETLS; nothing was sent";
+            finish(d, item, &opened, Finish::Failed { code: None, why, hard: false }).await
+        }
+        Attempt::NoVerifiedTls => match otherwise {
+            Otherwise::Portal => portal(d, item, &opened, rcpt, decided("portal", "no-verified-tls")).await,
+            Otherwise::Fail => {
+                let why = "no verified TLS to the recipient's mail server (policy tls-exclusive); nothing was sent";
+                finish(d, item, &opened, Finish::Failed { code: None, why, hard: false }).await
+            }
+        },
         Attempt::Permanent { code, why } => {
             finish(d, item, &opened, Finish::Failed { code, why, hard: code.is_some() }).await
         }
@@ -163,21 +190,66 @@ pub(super) async fn deliver_one(
                 finish(d, item, &opened, Finish::Failed { code, why: "gave up after the queue lifetime", hard: false })
                     .await
             } else {
-                finish(d, item, &opened, Finish::Deferred { code, why }).await
+                finish(d, item, &opened, Finish::Deferred { code, why, age }).await
             }
         }
     }
 }
 
-async fn attempt(
-    d: &Deliverer,
-    domain: &str,
-    verified_only: bool,
-    mail_from: &str,
-    params: &[String],
-    rcpt: &str,
-    raw: &[u8],
-) -> Attempt {
+/// What a connection must offer before this message may use it.
+#[derive(Debug, Clone, Copy)]
+struct Needs {
+    /// TLS whose certificate verified for the MX name.
+    verified: bool,
+    /// The REQUIRETLS extension (RFC 8689).
+    require_tls: bool,
+}
+
+impl Needs {
+    fn met_by(self, conn: &Connection) -> bool {
+        (!self.verified || conn.tls().is_some_and(|t| t.verified))
+            && (!self.require_tls || conn.has_extension("REQUIRETLS"))
+    }
+}
+
+/// One SMTP transaction's inputs.
+struct Envelope<'a> {
+    mail_from: &'a str,
+    params: &'a [String],
+    rcpt: &'a str,
+    raw: &'a [u8],
+}
+
+async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, env: &Envelope<'_>) -> Attempt {
+    if let Err(wait) = d.throttle.message(domain).await {
+        return Attempt::Busy(wait);
+    }
+    // A cached connection to the same destination first (R-DL-4 connection reuse).
+    if let Some(pooled) = d.pool.take(stream, domain) {
+        if needs.met_by(&pooled.conn) {
+            let (mut conn, permit) = (pooled.conn, pooled.permit);
+            let tls = conn.tls().cloned();
+            match conn.send(env.mail_from, env.params, &[env.rcpt.to_owned()], env.raw).await {
+                // Closed while idle (or 421): fall through to a fresh connection.
+                Err(_) => {}
+                Ok(o) if o.mail.code == 421 => {}
+                outcome => return conclude(d, stream, domain, conn, permit, tls, outcome).await,
+            }
+        } else {
+            d.pool.put(stream, domain, pooled.conn, pooled.permit).await;
+        }
+    }
+    let permit = match d.throttle.try_connection(domain) {
+        Some(p) => p,
+        None => {
+            // Idle cached connections (e.g. of the other stream) hold slots: free them first.
+            d.pool.evict(domain).await;
+            match d.throttle.connection(domain).await {
+                Ok(p) => p,
+                Err(wait) => return Attempt::Busy(wait),
+            }
+        }
+    };
     let resolved = match d.app.cfg.delivery.route(domain) {
         Some((host, port)) => d.resolver.resolve_host(&host, port).await.map(|h| vec![h]),
         None => d.resolver.resolve(domain).await,
@@ -188,49 +260,81 @@ async fn attempt(
         Err(MxError::NoHost) => return Attempt::Permanent { code: None, why: "the domain has no mail server" },
         Err(MxError::Lookup(_)) => return Attempt::Transient { code: None, why: "DNS lookup failed" },
     };
-    let helo = d.app.cfg.hostname.as_str();
-    let mut saw_unverified = false;
+    let stream_cfg = d.app.cfg.delivery.stream(stream);
+    let helo = stream_cfg.helo_name.as_deref().unwrap_or(d.app.cfg.hostname.as_str());
+    #[allow(clippy::needless_update)] // DANE adds TLSA records next.
+    let opts = ConnectOptions { bind: stream_cfg.source_address, ..ConnectOptions::default() };
+    let (mut saw_unverified, mut saw_no_requiretls) = (false, false);
     for host in &hosts {
         for addr in &host.addrs {
-            let mut conn = match Connection::open(*addr, &host.host, helo, &d.tls, Timeouts::default()).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::debug!(mx = %host.host, error = %e, "MX connection failed");
-                    continue;
-                }
-            };
-            if verified_only && !conn.tls().is_some_and(|t| t.verified) {
+            let mut conn =
+                match Connection::open_with(*addr, &host.host, helo, &d.tls, Timeouts::default(), &opts).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!(mx = %host.host, error = %e, "MX connection failed");
+                        continue;
+                    }
+                };
+            if !needs.met_by(&conn) {
                 // Decided after the handshake, from what verified: nothing is sent.
-                saw_unverified = true;
+                if conn.tls().is_some_and(|t| t.verified) {
+                    saw_no_requiretls = true;
+                } else {
+                    saw_unverified = true;
+                }
                 conn.quit().await;
                 continue;
             }
             let tls = conn.tls().cloned();
-            let outcome = conn.send(mail_from, params, &[rcpt.to_owned()], raw).await;
-            conn.quit().await;
-            return match outcome {
-                Err(_) => Attempt::Transient { code: None, why: "connection lost during the transaction" },
-                Ok(o) if !o.mail.is_positive() => {
-                    code_attempt(o.mail.code, "the server refused the sender", "the server deferred the sender")
-                }
-                Ok(o) => match (o.rcpts.first().map(|r| &r.reply), o.data) {
-                    (Some(r), _) if !r.is_positive() => {
-                        code_attempt(r.code, "the server refused the recipient", "the server deferred the recipient")
-                    }
-                    (_, Some(data)) if data.is_positive() => Attempt::Sent { tls, code: data.code },
-                    (_, Some(data)) => {
-                        code_attempt(data.code, "the server refused the message", "the server deferred the message")
-                    }
-                    _ => Attempt::Transient { code: None, why: "no reply to the message" },
-                },
-            };
+            let outcome = conn.send(env.mail_from, env.params, &[env.rcpt.to_owned()], env.raw).await;
+            return conclude(d, stream, domain, conn, permit, tls, outcome).await;
         }
     }
-    if saw_unverified {
+    if needs.require_tls && (saw_unverified || saw_no_requiretls) {
+        Attempt::NoRequireTls
+    } else if saw_unverified {
         Attempt::NoVerifiedTls
     } else {
         Attempt::Transient { code: None, why: "no mail server of the domain could be reached" }
     }
+}
+
+/// Turns a transaction's replies into an attempt result, and keeps the
+/// connection for the next message when it is still in a good state.
+async fn conclude(
+    d: &Deliverer,
+    stream: Category,
+    domain: &str,
+    conn: Connection,
+    permit: DestPermit,
+    tls: Option<TlsInfo>,
+    outcome: Result<SendOutcome, OutboundError>,
+) -> Attempt {
+    let o = match outcome {
+        Ok(o) => o,
+        Err(_) => return Attempt::Transient { code: None, why: "connection lost during the transaction" },
+    };
+    let closing = o.mail.code == 421 || o.data.as_ref().is_some_and(|r| r.code == 421);
+    let result = if !o.mail.is_positive() {
+        code_attempt(o.mail.code, "the server refused the sender", "the server deferred the sender")
+    } else {
+        match (o.rcpts.first().map(|r| &r.reply), &o.data) {
+            (Some(r), _) if !r.is_positive() => {
+                code_attempt(r.code, "the server refused the recipient", "the server deferred the recipient")
+            }
+            (_, Some(data)) if data.is_positive() => Attempt::Sent { tls, code: data.code },
+            (_, Some(data)) => {
+                code_attempt(data.code, "the server refused the message", "the server deferred the message")
+            }
+            _ => Attempt::Transient { code: None, why: "no reply to the message" },
+        }
+    };
+    if closing {
+        conn.quit().await;
+    } else {
+        d.pool.put(stream, domain, conn, permit).await;
+    }
+    result
 }
 
 fn code_attempt(code: u16, permanent: &'static str, transient: &'static str) -> Attempt {
@@ -243,24 +347,13 @@ fn code_attempt(code: u16, permanent: &'static str, transient: &'static str) -> 
 
 enum Finish {
     Delivered { method: Method, tls: Option<TlsInfo>, code: u16, decided: NewEvent },
-    Deferred { code: Option<u16>, why: &'static str },
+    Deferred { code: Option<u16>, why: &'static str, age: i64 },
     Failed { code: Option<u16>, why: &'static str, hard: bool },
     Suppressed,
 }
 
 fn update(item: &LeasedRecipient, state: &str, event: &str, detail: String) -> DeliveryUpdate {
-    // The webhook payload: ids, the event and its PHI-free detail (R-OP-1).
-    let payload = serde_json::json!({
-        "type": format!("message.{event}"),
-        "timestamp": sealpost_audit::rfc3339_micros(now_micros()),
-        "data": {
-            "message_id": item.message_id.to_string(),
-            "recipient_id": item.id.to_string(),
-            "event": event,
-            "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or(serde_json::Value::Null),
-        },
-    })
-    .to_string();
+    let payload = crate::webhooks::event_payload(&item.message_id, &item.id, event, &detail);
     DeliveryUpdate {
         webhook_payload: payload,
         tenant: item.tenant.clone(),
@@ -275,6 +368,8 @@ fn update(item: &LeasedRecipient, state: &str, event: &str, detail: String) -> D
         last_code: None,
         event: event.into(),
         detail,
+        // Once sent, it stays sent.
+        delay_notified: item.delay_notified,
     }
 }
 
@@ -310,7 +405,7 @@ async fn finish(d: &Deliverer, item: &LeasedRecipient, opened: &OpenedMessage, h
                     .detail("tls", DetailValue::Name(tls_name(tls.as_ref()))),
             );
         }
-        Finish::Deferred { code, why } => {
+        Finish::Deferred { code, why, age } => {
             let shift = item.attempts.clamp(0, 16) as u32;
             let delay =
                 (cfg.retry_base_seconds.max(1) as i64 * 1_000_000).saturating_mul(1 << shift).min(4 * 3_600_000_000);
@@ -318,10 +413,36 @@ async fn finish(d: &Deliverer, item: &LeasedRecipient, opened: &OpenedMessage, h
                 update(item, "deferred", "deferred", serde_json::json!({"code": code, "reason": why}).to_string());
             u.next_attempt_at = now_micros() + delay;
             u.last_code = code.map(i64::from);
-            ops.push(Op::Delivery(u));
             events.push(
                 audit(item, Action::MessageDeferred).detail("code", DetailValue::Count(code.unwrap_or(0) as i64)),
             );
+            // R-DL-5: one PHI-free delay notice per recipient, once it has waited long enough.
+            let due = cfg.delay_notice_seconds > 0 && age >= (cfg.delay_notice_seconds as i64) * 1_000_000;
+            if let (true, false, false, Some(sender)) =
+                (due, item.delay_notified, opened.meta.notice, opened.meta.mail_from.as_deref())
+            {
+                let why = match code {
+                    Some(c) => format!("{why} (SMTP {c})"),
+                    None => why.to_owned(),
+                };
+                let give_up = sealpost_audit::rfc3339_micros(
+                    opened.record.created_at + (cfg.lifetime_hours as i64) * 3_600_000_000,
+                );
+                let bytes = notice::delay_notice(
+                    &cfg.notice_from,
+                    sender,
+                    &item.message_id,
+                    &item.id,
+                    &why,
+                    &give_up,
+                    &app.cfg.hostname,
+                )
+                .map_err(|e| ServerError::State(e.to_string()))?;
+                notices.push((sender.to_owned(), bytes));
+                u.delay_notified = true;
+                events.push(audit(item, Action::DelayNotified));
+            }
+            ops.push(Op::Delivery(u));
         }
         Finish::Failed { code, why, hard } => {
             let mut u =

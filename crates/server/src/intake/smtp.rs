@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::app::App;
 use crate::auth::{AuthFailure, Principal};
 use crate::config::{ListenerTls, SmtpListener};
-use crate::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission, category_from_headers};
+use crate::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission, category_from_headers, policy_from_headers};
 
 /// A client that says nothing for this long is disconnected (RFC 5321 §4.5.3.2 allows 5 minutes).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -182,8 +182,21 @@ async fn accept(
         (None, Some(t)) if cfg.is_trusted(conn.peer.ip()) => (t.clone(), Actor::relay(conn.peer.ip())),
         _ => return Err(Reply::new(530, Some((5, 7, 0)), "Authentication required")),
     };
+    let policy = policy_from_headers(&data).map_err(|e| Reply::new(554, Some((5, 6, 0)), e.to_string()))?;
     let category = category_from_headers(&data).map_err(|e| Reply::new(554, Some((5, 6, 0)), e.to_string()))?;
+    let category = match category {
+        Some(c) => c,
+        None => {
+            let settings = app.settings(&tenant).await.map_err(|e| {
+                tracing::error!(error = %e, "could not load tenant settings");
+                Reply::new(451, Some((4, 3, 0)), "Temporary failure, try again later")
+            })?;
+            settings.settings.category_for(envelope.mail_from.as_ref().map(|a| a.as_str())).unwrap_or_default()
+        }
+    };
     let meta = EnvelopeMeta {
+        policy,
+        require_tls: envelope.requiretls,
         mail_from: envelope.mail_from.map(String::from),
         recipients: envelope
             .recipients

@@ -1,24 +1,32 @@
-//! Classification at intake. For now: the category (R-CL-2) from the
-//! `X-Sealpost-Category` header when the intake path has no API field.
-//! PHI detection (R-CL-1) arrives with delivery.
+//! Classification at intake: the category (R-CL-2) from the
+//! `X-Sealpost-Category` header when the intake path has no API field (then
+//! the tenant's category rules, then transactional), and the per-message
+//! policy (R-DL-2) from `X-Sealpost-Policy`. PHI detection (R-CL-1) runs at
+//! delivery, where the method is decided.
 
 use sealpost_model::Category;
+
+use crate::config::PolicyMode;
 
 /// The header named a category that does not exist.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("unknown X-Sealpost-Category; expected transactional or marketing")]
 pub struct CategoryError;
 
-/// Reads `X-Sealpost-Category` from the header section of `raw`; default
-/// transactional. The header section was already checked by intake.
-pub fn category_from_headers(raw: &[u8]) -> Result<Category, CategoryError> {
+/// The policy header named a mode that does not exist.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown X-Sealpost-Policy; expected tls-preferred, tls-exclusive, portal-always or encrypt-always")]
+pub struct PolicyHeaderError;
+
+/// The unfolded value of the first header `name` in the header section of
+/// `raw` (which intake already checked).
+fn header_value(raw: &[u8], name: &str) -> Option<String> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(raw.len());
-    let headers = &raw[..end];
-    let mut lines = headers.split(|&b| b == b'\n').peekable();
+    let mut lines = raw[..end].split(|&b| b == b'\n').peekable();
     while let Some(line) = lines.next() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
-        if !line[..colon].eq_ignore_ascii_case(b"x-sealpost-category") {
+        if !line[..colon].eq_ignore_ascii_case(name.as_bytes()) {
             continue;
         }
         let mut value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
@@ -30,9 +38,22 @@ pub fn category_from_headers(raw: &[u8]) -> Result<Category, CategoryError> {
                 break;
             }
         }
-        return Category::parse(value.trim().to_ascii_lowercase().as_str()).map_err(|_| CategoryError);
+        return Some(value.trim().to_owned());
     }
-    Ok(Category::Transactional)
+    None
+}
+
+/// Reads `X-Sealpost-Category` from the header section of `raw`; `None`
+/// when absent (the tenant's rules or the default apply).
+pub fn category_from_headers(raw: &[u8]) -> Result<Option<Category>, CategoryError> {
+    header_value(raw, "x-sealpost-category")
+        .map(|v| Category::parse(v.to_ascii_lowercase().as_str()).map_err(|_| CategoryError))
+        .transpose()
+}
+
+/// Reads `X-Sealpost-Policy` (R-DL-2, per message) from the header section.
+pub fn policy_from_headers(raw: &[u8]) -> Result<Option<PolicyMode>, PolicyHeaderError> {
+    header_value(raw, "x-sealpost-policy").map(|v| PolicyMode::parse(&v).ok_or(PolicyHeaderError)).transpose()
 }
 
 #[cfg(test)]
@@ -42,10 +63,18 @@ mod tests {
     #[test]
     fn category_header_is_read_case_insensitively_and_validated() {
         let m = b"From: a@b.c\r\nX-Sealpost-Category: Marketing\r\n\r\nbody\r\n";
-        assert_eq!(category_from_headers(m), Ok(Category::Marketing));
+        assert_eq!(category_from_headers(m), Ok(Some(Category::Marketing)));
         let m = b"From: a@b.c\r\n\r\nX-Sealpost-Category: marketing\r\n";
-        assert_eq!(category_from_headers(m), Ok(Category::Transactional), "body lines are not headers");
+        assert_eq!(category_from_headers(m), Ok(None), "body lines are not headers");
         let m = b"From: a@b.c\r\nx-sealpost-category: promo\r\n\r\n";
         assert_eq!(category_from_headers(m), Err(CategoryError));
+    }
+
+    #[test]
+    fn policy_header_is_read_folded_and_validated() {
+        let m = b"From: a@b.c\r\nX-Sealpost-Policy:\r\n  TLS-Exclusive\r\n\r\nbody\r\n";
+        assert_eq!(policy_from_headers(m), Ok(Some(PolicyMode::TlsExclusive)));
+        assert_eq!(policy_from_headers(b"From: a@b.c\r\n\r\n"), Ok(None));
+        assert_eq!(policy_from_headers(b"X-Sealpost-Policy: plaintext\r\n\r\n"), Err(PolicyHeaderError));
     }
 }

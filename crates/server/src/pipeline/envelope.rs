@@ -35,6 +35,14 @@ pub struct EnvelopeMeta {
     /// construction, so it may travel without encryption and never goes to the portal.
     #[serde(default)]
     pub notice: bool,
+    /// REQUIRETLS (RFC 8689): relay only over verified TLS to servers that
+    /// support REQUIRETLS, else bounce.
+    #[serde(default)]
+    pub require_tls: bool,
+    /// The sender's policy for this message (API field `policy` or header
+    /// `X-Sealpost-Policy`); overrides the tenant's and the domain's.
+    #[serde(default)]
+    pub policy: Option<crate::config::PolicyMode>,
 }
 
 /// How a recipient was addressed.

@@ -7,7 +7,7 @@ mod classify;
 mod envelope;
 mod seal;
 
-pub use classify::{CategoryError, category_from_headers};
+pub use classify::{CategoryError, PolicyHeaderError, category_from_headers, policy_from_headers};
 pub use envelope::{EnvelopeMeta, RcptKind, RcptMeta};
 pub use seal::context as seal_context;
 

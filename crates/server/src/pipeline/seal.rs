@@ -23,6 +23,7 @@ pub(super) fn seal(id: MessageId, mut sub: Submission, keys: &TenantKeys) -> Res
     let meta = serde_json::to_vec(&sub.envelope).map_err(|e| ServerError::State(e.to_string()))?;
     let sealed_meta = dek.seal_meta(&meta, &ctx)?;
     let sealed_blob = dek.seal_blob(&sub.raw, &ctx)?;
+    let recipients: Vec<RecipientId> = sub.envelope.recipients.iter().map(|_| RecipientId::new()).collect();
     Ok(NewMessage {
         id,
         tenant: sub.tenant,
@@ -34,6 +35,11 @@ pub(super) fn seal(id: MessageId, mut sub: Submission, keys: &TenantKeys) -> Res
         wrapped_dek: kek.wrap_data_key(&dek, &ctx)?,
         sealed_meta,
         sealed_blob: sealed_blob.into(),
-        recipients: sub.envelope.recipients.iter().map(|_| RecipientId::new()).collect(),
+        accepted_webhooks: if sub.envelope.notice {
+            Vec::new()
+        } else {
+            recipients.iter().map(|r| crate::webhooks::event_payload(&id, r, "accepted", "{}")).collect()
+        },
+        recipients,
     })
 }

@@ -363,12 +363,14 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` due recipients (queued or deferred, next attempt
-    /// reached, no live lease) for `owner` until `lease_until`. One statement
+    /// Claims up to `limit` due recipients of one stream (transactional or
+    /// marketing: separate queues, R-DL-4) — queued or deferred, next attempt
+    /// reached, no live lease — for `owner` until `lease_until`. One statement
     /// on both databases; on PostgreSQL the outer lease condition is
     /// re-checked on the locked row, so concurrent nodes never claim the same row.
     pub async fn lease_due(
         &self,
+        stream: Category,
         now: i64,
         lease_until: i64,
         owner: &str,
@@ -376,15 +378,17 @@ impl Store {
     ) -> Result<Vec<LeasedRecipient>, StoreError> {
         let rows = sqlx::query(
             "UPDATE queue SET lease_until = $1, lease_owner = $2 \
-             WHERE id IN (SELECT id FROM queue WHERE state IN ('queued', 'deferred') AND next_attempt_at <= $3 \
-                          AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at LIMIT $4) \
+             WHERE id IN (SELECT id FROM queue WHERE stream = $5 AND state IN ('queued', 'deferred') \
+                          AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+                          ORDER BY next_attempt_at LIMIT $4) \
                AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING id, message_id, tenant_id, rcpt_index, attempts",
+             RETURNING id, message_id, tenant_id, rcpt_index, attempts, delay_notified",
         )
         .bind(lease_until)
         .bind(owner.to_owned())
         .bind(now)
         .bind(limit)
+        .bind(stream.as_str())
         .fetch_all(&self.db().pool)
         .await?;
         rows.iter()
@@ -396,6 +400,7 @@ impl Store {
                     tenant: tenant_of(r)?,
                     rcpt_index: r.try_get("rcpt_index")?,
                     attempts: r.try_get("attempts")?,
+                    delay_notified: r.try_get::<i64, _>("delay_notified")? != 0,
                 })
             })
             .collect()

@@ -4,9 +4,9 @@ CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, verifier BLOB NOT NULL, scopes TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT);
 CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL, size BIGINT NOT NULL, kek_version BIGINT NOT NULL, wrapped_dek BLOB NOT NULL, sealed_meta BLOB NOT NULL, blob_ref TEXT NOT NULL, state TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_by_tenant ON messages (tenant_id, created_at);
-CREATE TABLE IF NOT EXISTS queue (id TEXT PRIMARY KEY, message_id TEXT NOT NULL, tenant_id TEXT NOT NULL, rcpt_index BIGINT NOT NULL, state TEXT NOT NULL, next_attempt_at BIGINT NOT NULL, attempts BIGINT NOT NULL, lease_until BIGINT, lease_owner TEXT, method TEXT, tls_version TEXT, tls_cipher TEXT, last_code BIGINT, updated_at BIGINT);
+CREATE TABLE IF NOT EXISTS queue (id TEXT PRIMARY KEY, message_id TEXT NOT NULL, tenant_id TEXT NOT NULL, rcpt_index BIGINT NOT NULL, state TEXT NOT NULL, next_attempt_at BIGINT NOT NULL, attempts BIGINT NOT NULL, lease_until BIGINT, lease_owner TEXT, method TEXT, tls_version TEXT, tls_cipher TEXT, last_code BIGINT, updated_at BIGINT, stream TEXT NOT NULL DEFAULT 'transactional', delay_notified BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS queue_by_message ON queue (message_id);
-CREATE INDEX IF NOT EXISTS queue_due ON queue (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS queue_due ON queue (stream, state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS idempotency (tenant_id TEXT NOT NULL, key_hash BLOB NOT NULL, request_hash BLOB NOT NULL, response TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, key_hash));
 CREATE TABLE IF NOT EXISTS audit_events (seq BIGINT PRIMARY KEY, id TEXT NOT NULL, at_micros BIGINT NOT NULL, tenant_id TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, outcome TEXT NOT NULL, detail TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash BLOB NOT NULL);

@@ -15,13 +15,14 @@ use serde_json::{Value, json};
 use super::build::build;
 use super::caller::Caller;
 use super::request::{
-    BatchRequest, MessageRequest, RawRequest, ValidMessage, decode_base64, parse_address, parse_category,
+    BatchRequest, MessageRequest, RawRequest, ValidMessage, decode_base64, parse_address, parse_category, parse_policy,
 };
 use super::{ApiError, parse_json};
 use crate::ServerError;
 use crate::app::App;
 use crate::auth::Principal;
-use crate::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission, category_from_headers};
+use crate::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission, category_from_headers, policy_from_headers};
+use crate::settings::TenantSettings;
 
 fn check_size(app: &App, raw: &[u8], field: &str) -> Result<(), ApiError> {
     if raw.len() > app.cfg.limits.max_message_size {
@@ -39,7 +40,13 @@ fn check_content(raw: &[u8], field: &str) -> Result<(), ApiError> {
     sealpost_smtp::check_message(raw).map_err(|e| ApiError::invalid("invalid_message", field, e.to_string()))
 }
 
-fn submission(app: &App, p: &Principal, m: ValidMessage, field: &str) -> Result<Submission, ApiError> {
+fn submission(
+    app: &App,
+    p: &Principal,
+    settings: &TenantSettings,
+    m: ValidMessage,
+    field: &str,
+) -> Result<Submission, ApiError> {
     let raw = build(&m, &app.cfg.hostname).map_err(ApiError::internal)?;
     check_size(app, &raw, field)?;
     check_content(&raw, field)?;
@@ -48,21 +55,17 @@ fn submission(app: &App, p: &Principal, m: ValidMessage, field: &str) -> Result<
     let mut recipients: Vec<RcptMeta> = m.to.into_iter().map(rcpt(RcptKind::To)).collect();
     recipients.extend(m.cc.into_iter().map(rcpt(RcptKind::Cc)));
     recipients.extend(m.bcc.into_iter().map(rcpt(RcptKind::Bcc)));
+    let category = m.category.or_else(|| settings.category_for(Some(m.from.address.as_str()))).unwrap_or_default();
     let envelope = EnvelopeMeta {
         mail_from: Some(m.from.address.into()),
         recipients,
         tags: m.tags,
         metadata: m.metadata,
+        policy: m.policy,
+        require_tls: m.require_tls,
         ..EnvelopeMeta::default()
     };
-    Ok(Submission {
-        tenant: p.tenant().clone(),
-        actor: p.actor(),
-        source: Source::Api,
-        category: m.category,
-        envelope,
-        raw,
-    })
+    Ok(Submission { tenant: p.tenant().clone(), actor: p.actor(), source: Source::Api, category, envelope, raw })
 }
 
 /// An `Idempotency-Key` as stored: hashes of the key and of the request body.
@@ -155,7 +158,8 @@ pub async fn send(
     let p = caller.require(Scope::Send)?;
     let key = idempotency(&headers, &body)?;
     let req: MessageRequest = parse_json(&body)?;
-    let sub = submission(&app, p, req.validate(app.cfg.limits.max_recipients)?, "message")?;
+    let settings = app.settings(p.tenant()).await.map_err(ApiError::internal)?;
+    let sub = submission(&app, p, &settings.settings, req.validate(app.cfg.limits.max_recipients)?, "message")?;
     commit(&app, p, vec![sub], key, |ids| json!({ "id": ids[0].to_string() })).await
 }
 
@@ -174,6 +178,7 @@ pub async fn send_batch(
     if req.messages.is_empty() || req.messages.len() > max {
         return Err(ApiError::invalid("batch_size", "messages", format!("a batch holds 1 to {max} messages")));
     }
+    let settings = app.settings(p.tenant()).await.map_err(ApiError::internal)?;
     let subs = req
         .messages
         .into_iter()
@@ -181,7 +186,7 @@ pub async fn send_batch(
         .map(|(i, m)| {
             let field = format!("messages[{i}]");
             let valid = m.validate(app.cfg.limits.max_recipients).map_err(|e| e.within(&field))?;
-            submission(&app, p, valid, &field)
+            submission(&app, p, &settings.settings, valid, &field)
         })
         .collect::<Result<Vec<_>, _>>()?;
     commit(
@@ -216,11 +221,21 @@ pub async fn send_raw(
     let raw = decode_base64(&req.raw, "raw")?;
     check_size(&app, &raw, "raw")?;
     check_content(&raw, "raw")?;
+    let settings = app.settings(p.tenant()).await.map_err(ApiError::internal)?;
     let category = match parse_category(req.category.as_deref(), "category")? {
         Some(c) => c,
-        None => category_from_headers(&raw).map_err(|e| ApiError::invalid("unknown_category", "raw", e.to_string()))?,
+        None => category_from_headers(&raw)
+            .map_err(|e| ApiError::invalid("unknown_category", "raw", e.to_string()))?
+            .or_else(|| settings.settings.category_for(Some(from.as_str())))
+            .unwrap_or_default(),
+    };
+    let policy = match parse_policy(req.policy.as_deref(), "policy")? {
+        Some(p) => Some(p),
+        None => policy_from_headers(&raw).map_err(|e| ApiError::invalid("unknown_policy", "raw", e.to_string()))?,
     };
     let envelope = EnvelopeMeta {
+        policy,
+        require_tls: req.require_tls,
         smtputf8: from.is_utf8() || to.iter().any(|t| t.is_utf8()),
         mail_from: Some(from.into()),
         recipients: to

@@ -6,6 +6,7 @@ use sealpost_model::{Category, EmailAddress};
 use serde::Deserialize;
 
 use super::ApiError;
+use crate::config::PolicyMode;
 
 /// An address as `"a@b.org"` or `{"email": "a@b.org", "name": "A"}`.
 #[derive(Debug, Deserialize)]
@@ -97,9 +98,15 @@ pub struct MessageRequest {
     /// Template variables.
     #[serde(default)]
     pub variables: Option<serde_json::Value>,
-    /// `transactional` (default) or `marketing`.
+    /// `transactional` or `marketing`; default: the tenant's category rules, else transactional.
     #[serde(default)]
     pub category: Option<String>,
+    /// This message's delivery policy (R-DL-2), overriding the tenant's.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// REQUIRETLS semantics (RFC 8689) for this message.
+    #[serde(default)]
+    pub require_tls: bool,
     /// Free tags (sealed).
     #[serde(default)]
     pub tags: Vec<String>,
@@ -126,9 +133,15 @@ pub struct RawRequest {
     pub to: Vec<String>,
     /// The RFC 5322 message, base64.
     pub raw: String,
-    /// Category; default from `X-Sealpost-Category`, else transactional.
+    /// Category; default from `X-Sealpost-Category`, then the tenant's rules, else transactional.
     #[serde(default)]
     pub category: Option<String>,
+    /// Delivery policy; default from `X-Sealpost-Policy`, else the tenant's.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// REQUIRETLS semantics (RFC 8689) for this message.
+    #[serde(default)]
+    pub require_tls: bool,
 }
 
 /// A parsed address with an optional display name.
@@ -169,8 +182,12 @@ pub struct ValidMessage {
     pub html: Option<String>,
     /// Attachments.
     pub attachments: Vec<Attachment>,
-    /// Category.
-    pub category: Category,
+    /// Category, if the request named one.
+    pub category: Option<Category>,
+    /// Delivery policy, if the request named one.
+    pub policy: Option<PolicyMode>,
+    /// REQUIRETLS requested.
+    pub require_tls: bool,
     /// Tags.
     pub tags: Vec<String>,
     /// Metadata.
@@ -195,6 +212,20 @@ fn parse_named(a: &AddressField, field: &str) -> Result<Named, ApiError> {
 
 fn parse_list(list: &AddressList, field: &str) -> Result<Vec<Named>, ApiError> {
     list.items().into_iter().enumerate().map(|(i, a)| parse_named(a, &format!("{field}[{i}]"))).collect()
+}
+
+/// Parses a policy mode name, naming `field` on failure.
+pub fn parse_policy(c: Option<&str>, field: &str) -> Result<Option<PolicyMode>, ApiError> {
+    c.map(|c| {
+        PolicyMode::parse(c).ok_or_else(|| {
+            ApiError::invalid(
+                "unknown_policy",
+                field,
+                "expected tls-preferred, tls-exclusive, portal-always or encrypt-always",
+            )
+        })
+    })
+    .transpose()
 }
 
 /// Parses a category name, naming `field` on failure.
@@ -276,7 +307,9 @@ impl MessageRequest {
             text: self.text,
             html: self.html,
             attachments,
-            category: parse_category(self.category.as_deref(), "category")?.unwrap_or_default(),
+            category: parse_category(self.category.as_deref(), "category")?,
+            policy: parse_policy(self.policy.as_deref(), "policy")?,
+            require_tls: self.require_tls,
             tags: self.tags,
             metadata: self.metadata,
         })
@@ -297,6 +330,7 @@ mod tests {
             (r#"{"from":"bad","to":"a@b.org","text":"x"}"#, "from"),
             (r#"{"from":"a@b.org","to":["ok@b.org","no at"],"text":"x"}"#, "to[1]"),
             (r#"{"from":"a@b.org","to":"c@d.org","text":"x","category":"promo"}"#, "category"),
+            (r#"{"from":"a@b.org","to":"c@d.org","text":"x","policy":"plaintext"}"#, "policy"),
             (
                 r#"{"from":"a@b.org","to":"c@d.org","text":"x","attachments":[{"filename":"f.txt","content":"@@@"}]}"#,
                 "attachments[0].content",

@@ -1,0 +1,241 @@
+//! Per-tenant settings that shape classification and delivery: the policy
+//! mode (R-DL-2) with per-domain overrides and portal domains, the "always
+//! secure" switch (R-CL-3), MRN patterns and dictionary terms (R-CL-1) and
+//! category rules (R-CL-2).
+//!
+//! They are stored sealed under the root key (dictionary terms may be
+//! patient names) as one secret per tenant, cached for 30 seconds per node.
+//! Precedence for one recipient, most specific first: the tenant's (and the
+//! installation's) portal domains always go to the portal; then the
+//! message's own policy; then the tenant's override for the recipient's
+//! domain; then the tenant's policy; then the configuration's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
+use sealpost_classify::{Classifier, TenantRules};
+use sealpost_model::{Category, TenantId};
+use sealpost_store::{Commit, Op, SecretRecord};
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+use crate::ServerError;
+use crate::app::App;
+use crate::config::{DeliveryConfig, PolicyMode};
+
+const CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// A tenant's settings, as the API and `sealpost settings` take them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// The tenant's policy mode; none: the configuration's.
+    #[serde(default)]
+    pub policy: Option<PolicyMode>,
+    /// Recipient domains whose mail always goes to the portal (consumer
+    /// webmail), in addition to the configuration's list.
+    #[serde(default)]
+    pub portal_domains: Vec<String>,
+    /// Policy per recipient domain.
+    #[serde(default)]
+    pub domain_policies: BTreeMap<String, PolicyMode>,
+    /// Treat every message as PHI-bearing (R-CL-3 "always secure").
+    #[serde(default)]
+    pub always_secure: bool,
+    /// Extra MRN patterns (Rust regex syntax).
+    #[serde(default)]
+    pub mrn_patterns: Vec<String>,
+    /// Dictionary terms counted as PHI (names, rare diagnoses).
+    #[serde(default)]
+    pub dictionary: Vec<String>,
+    /// Category by sender when the message names none (first match wins).
+    #[serde(default)]
+    pub category_rules: Vec<CategoryRule>,
+}
+
+/// "Mail from these senders is of this category."
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryRule {
+    /// An address, `@domain` (that domain) or `*.domain` (its subdomains too).
+    pub sender: String,
+    /// The category given.
+    pub category: Category,
+}
+
+/// Whether `address` matches `pattern` (`a@b`, `@b`, `*.b`), case-insensitively.
+pub fn address_matches(pattern: &str, address: &str) -> bool {
+    let (p, a) = (pattern.to_ascii_lowercase(), address.to_ascii_lowercase());
+    let domain = a.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    if let Some(d) = p.strip_prefix('@') {
+        domain == d
+    } else if let Some(d) = p.strip_prefix("*.") {
+        domain == d || domain.ends_with(&format!(".{d}"))
+    } else {
+        a == p
+    }
+}
+
+impl TenantSettings {
+    /// Checks patterns and names; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        Classifier::new(&self.rules()).map_err(|e| format!("mrn_patterns: {e}"))?;
+        for d in self.portal_domains.iter().chain(self.domain_policies.keys()) {
+            if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) {
+                return Err("portal_domains/domain_policies: not a domain name".into());
+            }
+        }
+        for r in &self.category_rules {
+            let body = r.sender.trim_start_matches('@').trim_start_matches("*.");
+            if body.is_empty() || r.sender.contains(char::is_whitespace) {
+                return Err("category_rules: sender must be an address, @domain or *.domain".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn rules(&self) -> TenantRules {
+        TenantRules { mrn_patterns: self.mrn_patterns.clone(), dictionary: self.dictionary.clone() }
+    }
+
+    /// The category the tenant's rules give mail from `sender`.
+    pub fn category_for(&self, sender: Option<&str>) -> Option<Category> {
+        let sender = sender?;
+        self.category_rules.iter().find(|r| address_matches(&r.sender, sender)).map(|r| r.category)
+    }
+
+    /// The policy for one recipient domain, and whether the domain is a
+    /// portal domain (see the module doc for the precedence).
+    pub fn policy_for(&self, cfg: &DeliveryConfig, message: Option<PolicyMode>, domain: &str) -> (PolicyMode, bool) {
+        let portal_domain =
+            cfg.portal_domains.iter().chain(&self.portal_domains).any(|p| p.eq_ignore_ascii_case(domain));
+        let by_domain = self.domain_policies.iter().find(|(d, _)| d.eq_ignore_ascii_case(domain)).map(|(_, m)| *m);
+        (message.or(by_domain).or(self.policy).unwrap_or(cfg.policy), portal_domain)
+    }
+}
+
+/// Settings with their compiled classifier.
+pub struct Compiled {
+    /// The settings.
+    pub settings: TenantSettings,
+    /// A classifier with the tenant's patterns and dictionary.
+    pub classifier: Classifier,
+    loaded: Instant,
+}
+
+/// The per-node cache.
+#[derive(Default)]
+pub struct SettingsCache {
+    map: RwLock<HashMap<TenantId, Arc<Compiled>>>,
+}
+
+fn name(tenant: &TenantId) -> String {
+    format!("tenant-settings/{tenant}")
+}
+
+impl App {
+    /// A tenant's settings (defaults when never set).
+    pub async fn settings(&self, tenant: &TenantId) -> Result<Arc<Compiled>, ServerError> {
+        if let Some(c) = self.settings_cache.map.read().await.get(tenant)
+            && c.loaded.elapsed() < CACHE_TTL
+        {
+            return Ok(c.clone());
+        }
+        let settings = match self.store.secret(&name(tenant)).await? {
+            Some(s) => {
+                let json = self.root().open_secret(&name(tenant), &s.sealed)?;
+                serde_json::from_slice(&json).map_err(|e| ServerError::State(format!("tenant settings: {e}")))?
+            }
+            None => TenantSettings::default(),
+        };
+        // Stored settings were validated; a failure here means the classifier changed.
+        let classifier = Classifier::new(&settings.rules())
+            .or_else(|_| Classifier::new(&TenantRules::default()))
+            .map_err(|e| ServerError::State(e.to_string()))?;
+        let compiled = Arc::new(Compiled { settings, classifier, loaded: Instant::now() });
+        self.settings_cache.map.write().await.insert(tenant.clone(), compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Replaces a tenant's settings (validated), audited as a configuration change.
+    pub async fn put_settings(
+        &self,
+        tenant: &TenantId,
+        actor: Actor,
+        settings: &TenantSettings,
+    ) -> Result<(), ServerError> {
+        settings.validate().map_err(ServerError::Invalid)?;
+        let json = serde_json::to_vec(settings).map_err(|e| ServerError::State(e.to_string()))?;
+        let sealed = self.root().seal_secret(&name(tenant), &json)?;
+        let event = NewEvent::new(tenant.clone(), actor, Action::ConfigChanged, Outcome::Success)
+            .detail("what", DetailValue::Name("tenant-settings"))
+            .detail("domain_policies", DetailValue::Count(settings.domain_policies.len() as i64))
+            .detail("category_rules", DetailValue::Count(settings.category_rules.len() as i64));
+        self.store
+            .commit(Commit {
+                ops: vec![Op::PutSecret(SecretRecord { name: name(tenant), sealed, public: None })],
+                events: vec![event],
+            })
+            .await?;
+        self.settings_cache.map.write().await.remove(tenant);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_patterns() {
+        assert!(address_matches("@Example.org", "news@example.ORG"));
+        assert!(!address_matches("@example.org", "a@sub.example.org"));
+        assert!(address_matches("*.example.org", "a@sub.example.org"));
+        assert!(address_matches("*.example.org", "a@example.org"));
+        assert!(!address_matches("*.example.org", "a@badexample.org"));
+        assert!(address_matches("a@example.org", "A@example.org"));
+        assert!(!address_matches("a@example.org", "b@example.org"));
+    }
+
+    #[test]
+    fn most_specific_policy_wins_and_portal_domains_always_apply() {
+        let cfg = DeliveryConfig { portal_domains: vec!["webmail.example".into()], ..DeliveryConfig::default() };
+        let s = TenantSettings {
+            policy: Some(PolicyMode::TlsExclusive),
+            portal_domains: vec!["free.example".into()],
+            domain_policies: [("partner.example".to_owned(), PolicyMode::EncryptAlways)].into(),
+            ..TenantSettings::default()
+        };
+        assert_eq!(s.policy_for(&cfg, None, "other.example"), (PolicyMode::TlsExclusive, false));
+        assert_eq!(s.policy_for(&cfg, None, "PARTNER.example"), (PolicyMode::EncryptAlways, false));
+        assert_eq!(
+            s.policy_for(&cfg, Some(PolicyMode::PortalAlways), "partner.example"),
+            (PolicyMode::PortalAlways, false)
+        );
+        assert!(s.policy_for(&cfg, None, "free.example").1);
+        assert!(s.policy_for(&cfg, Some(PolicyMode::TlsPreferred), "webmail.example").1);
+        assert_eq!(TenantSettings::default().policy_for(&cfg, None, "x.example").0, cfg.policy);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let bad = TenantSettings { mrn_patterns: vec!["(".into()], ..TenantSettings::default() };
+        assert!(bad.validate().unwrap_err().starts_with("mrn_patterns"));
+        let bad = TenantSettings { portal_domains: vec!["a@b".into()], ..TenantSettings::default() };
+        assert!(bad.validate().is_err());
+        let bad = TenantSettings {
+            category_rules: vec![CategoryRule { sender: "@".into(), category: Category::Marketing }],
+            ..TenantSettings::default()
+        };
+        assert!(bad.validate().is_err());
+        let s = TenantSettings {
+            category_rules: vec![CategoryRule { sender: "@news.example".into(), category: Category::Marketing }],
+            ..TenantSettings::default()
+        };
+        assert!(s.validate().is_ok());
+        assert_eq!(s.category_for(Some("x@news.example")), Some(Category::Marketing));
+        assert_eq!(s.category_for(Some("x@example")), None);
+    }
+}
