@@ -1,14 +1,15 @@
 //! An SMTP client connection: greeting, EHLO, STARTTLS whenever offered,
 //! then transactions. Replies are parsed strictly; every wait is bounded.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 
+use crate::dane::Tlsa;
 use crate::tls::TlsClient;
 
 /// Outbound failures. Texts carry codes and host names, never content.
@@ -84,10 +85,25 @@ pub struct TlsInfo {
     pub version: String,
     /// e.g. `TLS13_AES_256_GCM_SHA384`.
     pub cipher: String,
-    /// The certificate chains to a trusted root and is valid for the MX name.
+    /// The certificate chains to a trusted root and is valid for the MX name,
+    /// or (when authenticated TLSA records were given) a usable TLSA record
+    /// matched it. With usable TLSA records, DANE alone decides.
     pub verified: bool,
+    /// Verified by a DANE TLSA match (RFC 7672) rather than WebPKI.
+    pub dane: bool,
     /// Why verification failed, when it did.
     pub verify_error: Option<String>,
+}
+
+/// Per-connection choices beyond the defaults of [`Connection::open`].
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// The MX's DNSSEC-authenticated TLSA records
+    /// ([`crate::dane::TlsaLookup::dane_records`]); empty: DANE does not apply.
+    pub tlsa: Vec<Tlsa>,
+    /// Local address to connect from (e.g. a per-stream source address);
+    /// `None`: the system chooses. Must be of the MX address's family.
+    pub bind: Option<IpAddr>,
 }
 
 /// One recipient's answer.
@@ -159,13 +175,6 @@ impl Default for Timeouts {
     }
 }
 
-/// How to connect (lead's interim version; replaced by the DANE work).
-#[derive(Debug, Clone, Default)]
-pub struct ConnectOptions {
-    /// Local address to connect from.
-    pub bind: Option<std::net::IpAddr>,
-}
-
 /// An open SMTP session with an MX.
 pub struct Connection {
     stream: Stream,
@@ -193,24 +202,19 @@ impl Connection {
         Self::open_with(addr, mx_host, helo, tls, timeouts, &ConnectOptions::default()).await
     }
 
-    /// [`Connection::open`] with options.
+    /// Like [`Connection::open`], with DANE TLSA records for the MX and a
+    /// local address to connect from ([`ConnectOptions`]).
     pub async fn open_with(
         addr: SocketAddr,
         mx_host: &str,
         helo: &str,
         tls: &TlsClient,
         timeouts: Timeouts,
-        opts: &ConnectOptions,
+        options: &ConnectOptions,
     ) -> Result<Connection, OutboundError> {
-        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
-            .map_err(io)?;
-        if let Some(ip) = opts.bind {
-            socket.bind(SocketAddr::new(ip, 0)).map_err(io)?;
-        }
-        let tcp = tokio::time::timeout(timeouts.connect, socket.connect(addr))
+        let tcp = tokio::time::timeout(timeouts.connect, connect(addr, options.bind))
             .await
-            .map_err(|_| OutboundError::Timeout("connect"))?
-            .map_err(io)?;
+            .map_err(|_| OutboundError::Timeout("connect"))??;
         let _ = tcp.set_nodelay(true);
         let mut c =
             Connection { stream: Stream::Plain(tcp), buf: Vec::new(), extensions: Vec::new(), tls: None, timeouts };
@@ -228,7 +232,7 @@ impl Connection {
                 // Bytes after the 220 before the handshake: a response-injection attempt.
                 return Err(OutboundError::Protocol("data after STARTTLS reply".into()));
             }
-            let (config, verdict) = tls.for_connection()?;
+            let (config, verdict) = tls.for_connection(&options.tlsa)?;
             let name = ServerName::try_from(mx_host.trim_end_matches('.').to_owned())
                 .map_err(|e| OutboundError::Config(format!("MX name: {e}")))?;
             let Stream::Plain(tcp) = std::mem::replace(&mut c.stream, Stream::Upgrading) else {
@@ -242,11 +246,12 @@ impl Connection {
             let (_, session) = tls_stream.get_ref();
             let version = session.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
             let cipher = session.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
-            let (verified, verify_error) = {
+            let (verified, dane, verify_error) = {
                 let v = verdict.lock().unwrap_or_else(|p| p.into_inner());
-                (v.verified, v.error.clone())
+                (v.verified, v.dane, v.error.clone())
             };
-            c.tls = Some(TlsInfo { version: version.replace("TLSv1_", "TLSv1."), cipher, verified, verify_error });
+            let version = version.replace("TLSv1_", "TLSv1.");
+            c.tls = Some(TlsInfo { version, cipher, verified, dane, verify_error });
             c.stream = Stream::Tls(Box::new(tls_stream));
             c.ehlo(helo).await?;
         }
@@ -364,6 +369,17 @@ impl Connection {
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
+}
+
+/// A TCP connection to `addr`, from `bind` when given.
+async fn connect(addr: SocketAddr, bind: Option<IpAddr>) -> Result<TcpStream, OutboundError> {
+    let Some(local) = bind else { return TcpStream::connect(addr).await.map_err(io) };
+    if local.is_ipv4() != addr.is_ipv4() {
+        return Err(OutboundError::Config(format!("source address {local} cannot reach {addr}")));
+    }
+    let socket = if local.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(io)?;
+    socket.bind(SocketAddr::new(local, 0)).map_err(|e| OutboundError::Config(format!("bind to {local}: {e}")))?;
+    socket.connect(addr).await.map_err(io)
 }
 
 fn parse_line(line: &[u8]) -> Result<(u16, bool, String), OutboundError> {

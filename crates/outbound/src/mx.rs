@@ -139,4 +139,43 @@ impl MxResolver {
         }
         Ok(MxHost { preference: 0, host: host.to_owned(), addrs })
     }
+
+    /// The addresses of `host` (A and AAAA); empty when the name has none
+    /// or does not exist. For HTTPS fetches (MTA-STS policies, WKD keys),
+    /// which must go through the same name servers as mail.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, MxError> {
+        let fqdn = format!("{}.", host.trim_end_matches('.'));
+        match self.resolver.lookup_ip(fqdn.as_str()).await {
+            Ok(ips) => Ok(ips.iter().collect()),
+            Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => Err(MxError::Lookup(e.to_string())),
+        }
+    }
+
+    /// The TXT records at `name`, each record's strings joined (RFC 7208
+    /// §3.3 style); empty when there are none. Records that are not UTF-8
+    /// are left out: every TXT format read here is ASCII.
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, MxError> {
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        let lookup = match self.resolver.txt_lookup(fqdn.as_str()).await {
+            Ok(lookup) => lookup,
+            Err(e) if e.is_no_records_found() => return Ok(Vec::new()),
+            Err(e) => return Err(MxError::Lookup(e.to_string())),
+        };
+        Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(txt) => String::from_utf8(txt.txt_data.concat()).ok(),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Forgets every cached DNS answer, so the next lookups ask the name
+    /// servers again (tests that change their zone mid-test; a flush after
+    /// an operator fixed a record).
+    pub fn clear_cache(&self) {
+        self.resolver.clear_cache();
+    }
 }

@@ -3,6 +3,10 @@
 //! always checked; only the certificate's trust and name are recorded rather
 //! than enforced, because the caller decides per message what an unverified
 //! channel may carry (a PHI-free notification: yes; PHI: never).
+//!
+//! With usable DANE TLSA records for the connection, DANE decides instead of
+//! WebPKI (RFC 7672 §2.2): a match verifies even a self-signed certificate,
+//! no match fails even a publicly trusted one (see [`crate::dane`]).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -13,6 +17,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::client::OutboundError;
+use crate::dane::{self, DaneVerdict, Tlsa};
 
 /// Trust anchors for verifying MX certificates. Cheap to clone.
 #[derive(Clone)]
@@ -24,12 +29,17 @@ pub struct TlsClient {
 #[derive(Debug)]
 pub(crate) struct Verdict {
     pub(crate) verified: bool,
+    /// Verified by a DANE TLSA match (rather than WebPKI).
+    pub(crate) dane: bool,
     pub(crate) error: Option<String>,
 }
 
 #[derive(Debug)]
 struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    /// Authenticated TLSA records of this MX (empty: DANE does not apply).
+    tlsa: Vec<Tlsa>,
     verdict: Arc<Mutex<Verdict>>,
 }
 
@@ -42,12 +52,18 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
-        let mut v = self.verdict.lock().unwrap_or_else(|p| p.into_inner());
-        match result {
-            Ok(_) => *v = Verdict { verified: true, error: None },
-            Err(e) => *v = Verdict { verified: false, error: Some(e.to_string()) },
-        }
+        let dane = dane::authenticate(&self.tlsa, end_entity, intermediates, server_name, now, &self.provider);
+        let verdict = match dane {
+            DaneVerdict::Authenticated => Verdict { verified: true, dane: true, error: None },
+            DaneVerdict::Failed(why) => Verdict { verified: false, dane: false, error: Some(why.to_owned()) },
+            DaneVerdict::NotApplicable => {
+                match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+                    Ok(_) => Verdict { verified: true, dane: false, error: None },
+                    Err(e) => Verdict { verified: false, dane: false, error: Some(e.to_string()) },
+                }
+            }
+        };
+        *self.verdict.lock().unwrap_or_else(|p| p.into_inner()) = verdict;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -89,13 +105,23 @@ impl TlsClient {
         Ok(Self { roots: Arc::new(roots), provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()) })
     }
 
-    /// A client config for one connection, and the verdict it will record.
-    pub(crate) fn for_connection(&self) -> Result<(Arc<ClientConfig>, Arc<Mutex<Verdict>>), OutboundError> {
+    /// A client config for one connection, and the verdict it will record;
+    /// `tlsa` are the MX's authenticated TLSA records (may be empty).
+    pub(crate) fn for_connection(
+        &self,
+        tlsa: &[Tlsa],
+    ) -> Result<(Arc<ClientConfig>, Arc<Mutex<Verdict>>), OutboundError> {
         let inner = WebPkiServerVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
             .build()
             .map_err(|e| OutboundError::Config(e.to_string()))?;
-        let verdict = Arc::new(Mutex::new(Verdict { verified: false, error: Some("no certificate seen".into()) }));
-        let verifier = Arc::new(RecordingVerifier { inner, verdict: verdict.clone() });
+        let verdict =
+            Arc::new(Mutex::new(Verdict { verified: false, dane: false, error: Some("no certificate seen".into()) }));
+        let verifier = Arc::new(RecordingVerifier {
+            inner,
+            provider: self.provider.clone(),
+            tlsa: tlsa.to_vec(),
+            verdict: verdict.clone(),
+        });
         let config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| OutboundError::Config(e.to_string()))?

@@ -1,11 +1,19 @@
-//! A loopback DNS server for tests: answers A, AAAA, MX and TXT queries from
-//! an in-memory [`Zone`], over UDP and TCP on the same 127.0.0.1 port.
+//! A loopback DNS server for tests: answers A, AAAA, MX, TXT and TLSA queries
+//! from an in-memory [`Zone`], over UDP and TCP on the same 127.0.0.1 port.
 //!
 //! It is authoritative for every name: a name with records but none of the
 //! asked type gets NOERROR with no answers (NODATA), any other name gets
 //! NXDOMAIN; both carry an SOA in the authority section so resolvers can cache
 //! the negative answer. Names are matched case-insensitively, without the
 //! trailing dot. A null MX (RFC 7505) is `MX 0 .`: [`Zone::null_mx`].
+//!
+//! [`Zone::authenticated`] makes every answer carry the AD (authentic data)
+//! bit, as a local validating resolver does for a signed zone: that is how
+//! tests stand in for DNSSEC without signing anything.
+//!
+//! UDP answers larger than the query allows (512 bytes, or the EDNS0 payload
+//! size the query advertises) are truncated to the header and question with
+//! TC set, so clients must retry over TCP, as with a real server.
 //!
 //! The server runs on two threads that end when [`DnsServer`] is dropped.
 
@@ -29,6 +37,18 @@ pub enum RecordData {
     Mx(u16, String),
     /// Text (split into 255-byte strings on the wire).
     Txt(String),
+    /// DANE TLSA (RFC 6698 §2.1): certificate usage, selector, matching type
+    /// and certificate association data.
+    Tlsa {
+        /// 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE.
+        usage: u8,
+        /// 0 full certificate, 1 SubjectPublicKeyInfo.
+        selector: u8,
+        /// 0 exact, 1 SHA-256, 2 SHA-512.
+        matching: u8,
+        /// The certificate association data.
+        data: Vec<u8>,
+    },
 }
 
 impl RecordData {
@@ -38,6 +58,7 @@ impl RecordData {
             RecordData::Aaaa(_) => TYPE_AAAA,
             RecordData::Mx(..) => TYPE_MX,
             RecordData::Txt(_) => TYPE_TXT,
+            RecordData::Tlsa { .. } => TYPE_TLSA,
         }
     }
 }
@@ -46,6 +67,7 @@ impl RecordData {
 #[derive(Debug, Clone, Default)]
 pub struct Zone {
     records: Vec<(String, RecordData)>,
+    authenticated: bool,
 }
 
 fn norm(name: &str) -> String {
@@ -87,6 +109,19 @@ impl Zone {
     /// Adds `name TXT "text"`.
     pub fn txt(self, name: &str, text: &str) -> Zone {
         self.record(name, RecordData::Txt(text.to_owned()))
+    }
+
+    /// Adds `name TLSA usage selector matching data`; for SMTP `name` is
+    /// `_25._tcp.<mx host>` (RFC 7672 §2.2.3).
+    pub fn tlsa(self, name: &str, usage: u8, selector: u8, matching: u8, data: &[u8]) -> Zone {
+        self.record(name, RecordData::Tlsa { usage, selector, matching, data: data.to_vec() })
+    }
+
+    /// When `true`, every answer (negative ones too) sets the AD bit, as a
+    /// validating resolver does for a DNSSEC-signed zone. Default `false`.
+    pub fn authenticated(mut self, authenticated: bool) -> Zone {
+        self.authenticated = authenticated;
+        self
     }
 }
 
@@ -136,7 +171,7 @@ impl DnsServer {
                     q.fetch_add(1, Ordering::Relaxed);
                     let zone = z.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     if let Some(reply) = answer(&zone, &buf[..n]) {
-                        let _ = udp.send_to(&reply, peer);
+                        let _ = udp.send_to(&truncate_for_udp(reply, &buf[..n]), peer);
                     }
                 }
             })
@@ -213,6 +248,8 @@ const TYPE_A: u16 = 1;
 const TYPE_MX: u16 = 15;
 const TYPE_TXT: u16 = 16;
 const TYPE_AAAA: u16 = 28;
+const TYPE_OPT: u16 = 41;
+const TYPE_TLSA: u16 = 52;
 const TYPE_SOA: u16 = 6;
 const CLASS_IN: u16 = 1;
 const RCODE_FORMERR: u16 = 1;
@@ -276,6 +313,10 @@ fn rdata(data: &RecordData) -> Vec<u8> {
             out.extend_from_slice(&pref.to_be_bytes());
             encode_name(&mut out, host);
         }
+        RecordData::Tlsa { usage, selector, matching, data } => {
+            out.extend_from_slice(&[*usage, *selector, *matching]);
+            out.extend_from_slice(data);
+        }
         RecordData::Txt(text) => {
             let bytes = text.as_bytes();
             if bytes.is_empty() {
@@ -317,9 +358,10 @@ fn answer(zone: &Zone, msg: &[u8]) -> Option<Vec<u8>> {
     let qdcount = u16::from_be_bytes([msg[4], msg[5]]);
     let header = |rcode: u16, qd: u16, an: u16, ns: u16| {
         let mut h = id.to_vec();
-        // QR=1, opcode echoed, AA=1, RD echoed; RA=1, rcode.
+        // QR=1, opcode echoed, AA=1, RD echoed; RA=1, AD as configured, rcode.
+        let ad = if zone.authenticated { 0x20 } else { 0 };
         h.push(0x80 | (opcode << 3) | 0x04 | rd);
-        h.push(0x80 | rcode as u8);
+        h.push(0x80 | ad | rcode as u8);
         for n in [qd, an, ns, 0] {
             h.extend_from_slice(&n.to_be_bytes());
         }
@@ -348,6 +390,36 @@ fn answer(zone: &Zone, msg: &[u8]) -> Option<Vec<u8>> {
         soa(&mut out, &q.name);
     }
     Some(out)
+}
+
+/// The largest UDP reply the query allows: its EDNS0 payload size (RFC 6891
+/// §6.2.3, at least 512) when it carries an OPT record, else 512.
+fn udp_limit(query: &[u8]) -> usize {
+    let arcount = query.get(10..12).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    let Some((_, qend)) = parse_question(query) else { return 512 };
+    // Only the simple case matters here: OPT as the first additional record
+    // with the root owner name (one zero byte), right after the question.
+    if arcount >= 1 && query.get(qend) == Some(&0) {
+        let field = |at: usize| query.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if field(qend + 1) == Some(TYPE_OPT) {
+            return field(qend + 3).map_or(512, |size| usize::from(size.max(512)));
+        }
+    }
+    512
+}
+
+/// A reply that fits the query's UDP limit as is, or its header and question
+/// with TC=1 and no records (RFC 1035 §4.2.1), telling the client to use TCP.
+fn truncate_for_udp(reply: Vec<u8>, query: &[u8]) -> Vec<u8> {
+    if reply.len() <= udp_limit(query) {
+        return reply;
+    }
+    let Some((_, qend)) = parse_question(query) else { return reply };
+    let mut out = reply[..4].to_vec();
+    out[2] |= 0x02;
+    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&query[12..qend]);
+    out
 }
 
 #[cfg(test)]
@@ -389,5 +461,62 @@ mod tests {
         assert_eq!(r[3] & 0x0f, RCODE_NXDOMAIN as u8);
         assert_eq!(u16::from_be_bytes([r[8], r[9]]), 1, "SOA in authority");
         assert!(server.queries() >= 2);
+    }
+
+    fn udp_ask(server: &DnsServer, q: &[u8]) -> Vec<u8> {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        udp.send_to(q, server.addr()).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = udp.recv(&mut buf).unwrap();
+        buf[..n].to_vec()
+    }
+
+    fn with_opt(mut q: Vec<u8>, payload: u16) -> Vec<u8> {
+        q[11] = 1; // ARCOUNT
+        q.push(0); // root owner
+        q.extend_from_slice(&TYPE_OPT.to_be_bytes());
+        q.extend_from_slice(&payload.to_be_bytes());
+        q.extend_from_slice(&[0, 0, 0x80, 0, 0, 0]); // ttl with DO=1, rdlen 0
+        q
+    }
+
+    #[test]
+    fn tlsa_rdata_is_rfc6698_wire_format_and_ad_follows_the_zone() {
+        let name = "_25._tcp.mx.example.test";
+        let zone = Zone::new().tlsa(name, 3, 1, 1, &[0xab; 32]);
+        let server = DnsServer::start(zone.clone()).unwrap();
+        let r = udp_ask(&server, &query(9, name, TYPE_TLSA));
+        assert_eq!(r[3] & 0x20, 0, "AD off by default");
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1, "one answer");
+        // The answer's RDATA is the last 35 bytes: 3 1 1 then the 32-byte digest.
+        let rdlen = u16::from_be_bytes([r[r.len() - 37], r[r.len() - 36]]);
+        assert_eq!(rdlen, 35);
+        assert_eq!(&r[r.len() - 35..r.len() - 32], &[3, 1, 1]);
+        assert_eq!(&r[r.len() - 32..], &[0xab; 32]);
+
+        server.set_zone(zone.authenticated(true));
+        let r = udp_ask(&server, &query(10, name, TYPE_TLSA));
+        assert_eq!(r[3] & 0x20, 0x20, "AD set for an authenticated zone");
+        let r = udp_ask(&server, &query(11, "missing.example.test", TYPE_TLSA));
+        assert_eq!(r[3], 0x80 | 0x20 | RCODE_NXDOMAIN as u8, "negative answers are authenticated too");
+    }
+
+    #[test]
+    fn large_udp_answers_are_truncated_to_the_advertised_size() {
+        let name = "_25._tcp.big.example.test";
+        let zone = (0..4u8).fold(Zone::new(), |z, i| z.tlsa(name, 3, 0, 0, &[i; 400]));
+        let server = DnsServer::start(zone).unwrap();
+
+        let r = udp_ask(&server, &query(12, name, TYPE_TLSA));
+        assert_eq!(r[2] & 0x02, 0x02, "TC set beyond 512 bytes without EDNS0");
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 0, "no answers in a truncated reply");
+        assert_eq!(&r[12..], &query(12, name, TYPE_TLSA)[12..], "question echoed");
+
+        let r = udp_ask(&server, &with_opt(query(13, name, TYPE_TLSA), 1232));
+        assert_eq!(r[2] & 0x02, 0x02, "1.6 kB does not fit 1232 either");
+        let r = udp_ask(&server, &with_opt(query(14, name, TYPE_TLSA), 4096));
+        assert_eq!(r[2] & 0x02, 0, "fits 4096");
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 4);
     }
 }

@@ -10,9 +10,14 @@
 //! * Mail peers for the outbound client: [`PostfixReceiver`] (a private
 //!   Postfix that receives into one Maildir, STARTTLS offered or not),
 //!   [`ScriptedServer`] (a fake SMTP server playing fixed replies),
-//!   [`DnsServer`] (A/AAAA/MX/TXT from an in-memory [`Zone`]),
-//!   [`StarttlsStripper`] (a man in the middle that hides STARTTLS), and
-//!   [`TestCa`] / [`self_signed`] for certificates.
+//!   [`DnsServer`] (A/AAAA/MX/TXT/TLSA from an in-memory [`Zone`], AD bit
+//!   on request),
+//!   [`StarttlsStripper`] (a man in the middle that hides STARTTLS),
+//!   [`SmtpReceiver`] (an in-process receiver with STARTTLS, chosen EHLO
+//!   keywords and per-session records), and [`TestCa`] / [`self_signed`]
+//!   for certificates.
+//! * [`HttpsServer`]: HTTPS with fixed [`Route`]s, for MTA-STS policy and WKD
+//!   key fetches (and redirects a client must not follow).
 //!
 //! Nothing here depends on anything already running: the PostgreSQL binaries
 //! come from the `postgresql` package, Postfix from `postfix` (its instances
@@ -38,6 +43,7 @@
 
 mod data_dir;
 pub mod dns;
+pub mod https;
 pub mod mitm;
 mod net;
 pub mod pki;
@@ -50,6 +56,7 @@ mod watchdog;
 
 pub use data_dir::DataDir;
 pub use dns::{DnsServer, RecordData, Zone};
+pub use https::{HttpsServer, Route};
 pub use mitm::StarttlsStripper;
 pub use net::{free_port, wait_for_port};
 pub use pki::{TestCa, self_signed, write_pem};

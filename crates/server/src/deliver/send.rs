@@ -262,7 +262,6 @@ async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, en
     };
     let stream_cfg = d.app.cfg.delivery.stream(stream);
     let helo = stream_cfg.helo_name.as_deref().unwrap_or(d.app.cfg.hostname.as_str());
-    #[allow(clippy::needless_update)] // DANE adds TLSA records next.
     let opts = ConnectOptions { bind: stream_cfg.source_address, ..ConnectOptions::default() };
     let (mut saw_unverified, mut saw_no_requiretls) = (false, false);
     for host in &hosts {

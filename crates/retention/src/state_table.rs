@@ -1,0 +1,270 @@
+//! The table of state medical-record retention periods: shipped in
+//! `data/state-medical-records.toml`, replaceable by an edited copy.
+//!
+//! Each entry gives the adult period, the rule for patients who were minors
+//! when the record was made, and the legal source. The evaluator turns the
+//! entry for a message's jurisdiction into a synthetic rule `state-XX`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{PeriodError, StateTableError};
+use crate::period::Period;
+use crate::policy::{Action, line_column};
+use crate::state::UsState;
+
+/// The shipped table, as text: write it out for an administrator to edit.
+pub const SHIPPED_TABLE: &str = include_str!("../data/state-medical-records.toml");
+
+/// Whose records an entry's periods come from. The shipped table uses
+/// hospital records and falls back to physicians' records where a state
+/// sets no period for hospitals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordScope {
+    /// Hospital (licensed facility) records.
+    Hospital,
+    /// Physicians' records.
+    Physician,
+    /// The state sets no period for either.
+    None,
+}
+
+/// The rule for a patient who was a minor (younger than the entry's age of
+/// majority) on the message date. The message is kept until the latest of
+/// the adult period and every bound given here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinorRule {
+    /// Keep until this long after the patient reaches majority.
+    pub after_majority: Option<Period>,
+    /// Keep until the patient reaches this age.
+    pub until_age: Option<u8>,
+    /// Keep at least this long from the record's date.
+    pub minimum: Option<Period>,
+}
+
+/// One jurisdiction's entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateEntry {
+    /// Whose records the periods come from.
+    pub scope: RecordScope,
+    /// The adult retention period; `None` where the state sets none.
+    pub adult: Option<Period>,
+    /// The age of majority used for the minor rule and for rules counted
+    /// from majority (18 unless the file says otherwise).
+    pub majority: u8,
+    /// The rule for minors, if the state has one.
+    pub minors: Option<MinorRule>,
+    /// The statute or regulation the periods come from.
+    pub source: Option<String>,
+    /// Whether the period and citation were confirmed against a published
+    /// source when the entry was written. Not legal advice either way.
+    pub verified: bool,
+    /// Why an entry is unverified, and anything else an editor should know.
+    pub note: Option<String>,
+}
+
+/// The state medical-record table, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateTable {
+    action: Action,
+    entries: BTreeMap<UsState, StateEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableRepr {
+    action: Action,
+    #[serde(default)]
+    states: BTreeMap<String, EntryRepr>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryRepr {
+    scope: RecordScope,
+    adult: String,
+    majority: Option<i64>,
+    minors: Option<MinorRepr>,
+    source: Option<String>,
+    verified: bool,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MinorRepr {
+    after_majority: Option<String>,
+    until_age: Option<i64>,
+    minimum: Option<String>,
+}
+
+impl StateTable {
+    /// The table shipped with Sealpost ([`SHIPPED_TABLE`]).
+    pub fn shipped() -> Result<Self, StateTableError> {
+        Self::from_toml(SHIPPED_TABLE)
+    }
+
+    /// A table with no entries: jurisdictions contribute no rule.
+    pub fn empty() -> Self {
+        Self { action: Action::Dispose, entries: BTreeMap::new() }
+    }
+
+    /// Reads and validates an edited table from a file.
+    pub fn load(path: &Path) -> Result<Self, StateTableError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| StateTableError::Io { path: path.to_owned(), source })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses and validates a table. Every entry is checked; the first
+    /// problem is reported with the entry's key and the field.
+    pub fn from_toml(text: &str) -> Result<Self, StateTableError> {
+        let repr: TableRepr = toml::from_str(text).map_err(|e| {
+            let (line, column) = line_column(text, e.span().map(|s| s.start));
+            StateTableError::Syntax { line, column, message: e.message().to_owned() }
+        })?;
+        let mut entries = BTreeMap::new();
+        for (key, raw) in repr.states {
+            let state = UsState::parse(&key)
+                .map_err(|_| StateTableError::UnknownState { entry: key.chars().take(8).collect() })?;
+            entries.insert(state, entry(state, raw)?);
+        }
+        Ok(Self { action: repr.action, entries })
+    }
+
+    /// The action of every state rule at expiry (`action` at the top of the file).
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The entry for one jurisdiction.
+    pub fn get(&self, state: UsState) -> Option<&StateEntry> {
+        self.entries.get(&state)
+    }
+
+    /// Every entry, in order of state code.
+    pub fn entries(&self) -> impl Iterator<Item = (UsState, &StateEntry)> {
+        self.entries.iter().map(|(s, e)| (*s, e))
+    }
+
+    /// How many jurisdictions have an entry.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no jurisdiction has an entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn entry(state: UsState, raw: EntryRepr) -> Result<StateEntry, StateTableError> {
+    let name = state.code().to_owned();
+    let invalid = |field, reason| StateTableError::Invalid { entry: name.clone(), field, reason };
+    let period = |field, text: &str| {
+        Period::parse(text).map_err(|source: PeriodError| StateTableError::Period {
+            entry: name.clone(),
+            field,
+            source,
+        })
+    };
+
+    let adult = if raw.adult == "none" { None } else { Some(period("adult", &raw.adult)?) };
+    let majority = match raw.majority {
+        None => 18,
+        Some(age @ 1..=25) => age as u8,
+        Some(_) => return Err(invalid("majority", "age of majority must be 1-25")),
+    };
+    let minors = match raw.minors {
+        None => None,
+        Some(m) => {
+            let until_age = match m.until_age {
+                None => None,
+                Some(age @ 1..=120) => Some(age as u8),
+                Some(_) => return Err(invalid("minors.until_age", "age must be 1-120")),
+            };
+            let rule = MinorRule {
+                after_majority: m.after_majority.as_deref().map(|t| period("minors.after_majority", t)).transpose()?,
+                until_age,
+                minimum: m.minimum.as_deref().map(|t| period("minors.minimum", t)).transpose()?,
+            };
+            if rule.after_majority.is_none() && rule.until_age.is_none() && rule.minimum.is_none() {
+                return Err(invalid("minors", "give after_majority, until_age or minimum"));
+            }
+            Some(rule)
+        }
+    };
+    if raw.scope == RecordScope::None && (adult.is_some() || minors.is_some()) {
+        return Err(invalid("scope", "scope none cannot have periods"));
+    }
+    let source = raw.source.filter(|s| !s.trim().is_empty());
+    let note = raw.note.filter(|s| !s.trim().is_empty());
+    if !raw.verified && note.is_none() {
+        return Err(invalid("note", "an unverified entry must say why in a note"));
+    }
+    if source.is_none() && raw.verified {
+        return Err(invalid("source", "an entry without a source cannot be verified"));
+    }
+    Ok(StateEntry { scope: raw.scope, adult, majority, minors, source, verified: raw.verified, note })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+action = "dispose"
+[states.NY]
+scope = "hospital"
+adult = "6y"
+minors = { after_majority = "3y" }
+source = "10 NYCRR 405.10(a)(4)"
+verified = true
+"#;
+
+    #[test]
+    fn parses_a_minimal_table() {
+        let table = StateTable::from_toml(MINIMAL).unwrap();
+        let ny = table.get(UsState::NY).unwrap();
+        assert_eq!(ny.adult, Some(Period::years(6)));
+        assert_eq!(ny.majority, 18);
+        assert_eq!(ny.minors.unwrap().after_majority, Some(Period::years(3)));
+        assert_eq!(table.len(), 1);
+        assert!(table.get(UsState::CA).is_none());
+    }
+
+    fn err(text: &str) -> String {
+        StateTable::from_toml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_entry_and_field() {
+        let unknown = MINIMAL.replace("[states.NY]", "[states.XY]");
+        assert_eq!(err(&unknown), "entry XY: not a US state code");
+        let bad_period = MINIMAL.replace("adult = \"6y\"", "adult = \"6 years\"");
+        assert!(err(&bad_period).starts_with("entry NY: field adult:"), "{}", err(&bad_period));
+        let bad_minor = MINIMAL.replace("after_majority = \"3y\"", "after_majority = \"3\"");
+        assert!(err(&bad_minor).starts_with("entry NY: field minors.after_majority:"));
+        let empty_minor = MINIMAL.replace("after_majority = \"3y\"", "");
+        assert!(err(&empty_minor).starts_with("entry NY: field minors:"));
+        let bad_majority = MINIMAL.replace("scope =", "majority = 40\nscope =");
+        assert!(err(&bad_majority).starts_with("entry NY: field majority:"));
+        let unverified_without_note = MINIMAL.replace("verified = true", "verified = false");
+        assert!(err(&unverified_without_note).starts_with("entry NY: field note:"));
+        let verified_without_source = MINIMAL.replace("source = \"10 NYCRR 405.10(a)(4)\"", "");
+        assert!(err(&verified_without_source).starts_with("entry NY: field source:"));
+        let none_with_period = MINIMAL.replace("scope = \"hospital\"", "scope = \"none\"");
+        assert!(err(&none_with_period).starts_with("entry NY: field scope:"));
+        let unknown_field = MINIMAL.replace("verified = true", "verified = true\nyears = 6");
+        assert!(err(&unknown_field).contains("line 9"), "{}", err(&unknown_field));
+    }
+
+    #[test]
+    fn load_reports_the_path_not_the_content() {
+        let e = StateTable::load(Path::new("/nonexistent/sealpost/states.toml")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/sealpost/states.toml"));
+    }
+}
