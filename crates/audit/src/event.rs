@@ -113,6 +113,32 @@ vocabulary!(
         PortalNotified => "portal.notified",
         /// A delay notice about a recipient was sent to the sender.
         DelayNotified => "message.delay_notified",
+        /// The archive was searched (detail: the sealed query's id, counts).
+        SearchPerformed => "search.performed",
+        /// An export package was written (detail: count, package hash).
+        ExportCreated => "export.created",
+        /// An import finished (detail: counts).
+        ImportCompleted => "import.completed",
+        /// A legal hold was created.
+        HoldCreated => "hold.created",
+        /// Release of a legal hold was requested (with a justification).
+        HoldReleaseRequested => "hold.release_requested",
+        /// A legal hold was released by a second person (or the attempt refused).
+        HoldReleased => "hold.released",
+        /// A tenant's retention policy changed.
+        RetentionPolicyChanged => "retention.policy_changed",
+        /// A retention run (or dry run) finished (detail: counts).
+        RetentionRun => "retention.run",
+        /// A message was disposed of: key destroyed, blob and index entries removed.
+        MessageDisposed => "message.disposed",
+        /// A message waiting for disposition review was approved or extended.
+        DispositionReviewed => "disposition.reviewed",
+        /// A patient access request (45 CFR 164.524) was recorded.
+        AccessRequestCreated => "access_request.created",
+        /// The designated record set of an access request was searched.
+        AccessRequestSearched => "access_request.searched",
+        /// An access request's export was produced.
+        AccessRequestFulfilled => "access_request.fulfilled",
     }
 );
 
@@ -387,7 +413,8 @@ mod tests {
 
     #[test]
     fn vocabularies_round_trip() {
-        assert_eq!(Action::ALL.len(), 24);
+        let spellings: std::collections::BTreeSet<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(spellings.len(), Action::ALL.len(), "two actions share a spelling");
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Ok(*a));
         }

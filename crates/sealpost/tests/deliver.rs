@@ -258,55 +258,12 @@ fn tls_exclusive_sends_nothing_without_verified_tls_and_tells_the_sender_without
     }
 }
 
-/// A GnuPG home with one encryption key; the agent is killed on drop.
-struct Gpg {
-    home: tempfile::TempDir,
-}
-
-impl Gpg {
-    fn new(uid: &str) -> Gpg {
-        let home = tempfile::tempdir().expect("gnupg home");
-        std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
-        let g = Gpg { home };
-        let out = g.run(&["--batch", "--passphrase", "", "--quick-gen-key", uid, "rsa3072", "encr", "never"], None);
-        assert!(out.status.success(), "gpg keygen: {}", String::from_utf8_lossy(&out.stderr));
-        g
-    }
-    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-        use std::io::Write;
-        let mut child = std::process::Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("gpg (scripts/setup-test-env.sh installs gnupg)");
-        if let Some(data) = stdin {
-            child.stdin.take().expect("stdin").write_all(data).expect("write stdin");
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().expect("gpg")
-    }
-}
-
-impl Drop for Gpg {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--kill", "all"])
-            .status();
-    }
-}
-
 #[test]
 fn a_recipient_with_an_openpgp_key_gets_pgp_mime_even_without_tls() {
     let p = peers();
     let opts = Opts { extra_toml: delivery_toml(&p, "tls-preferred", 9), ..Opts::default() };
     let server = Server::start_with(Backend::Embedded, opts);
-    let gpg = Gpg::new("Patient <pat@plain.test>");
+    let gpg = common::Gpg::new("Patient <pat@plain.test>");
     let out = gpg.run(&["--armor", "--export", "pat@plain.test"], None);
     assert!(out.status.success());
     let key_file = gpg.home.path().join("pat.asc");

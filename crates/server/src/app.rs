@@ -157,6 +157,12 @@ impl App {
         self.root.lookup_hash(tenant.as_str(), address.to_lowercase().as_bytes())
     }
 
+    /// The tenant-keyed hash of a message's SHA-256, stored to find
+    /// duplicates (import) without a plain content hash in the database.
+    pub fn content_hash(&self, tenant: &TenantId, sha256: &[u8]) -> Vec<u8> {
+        self.root.lookup_hash(tenant.as_str(), &[b"content:".as_slice(), sha256].concat())
+    }
+
     /// The root key, for wrapping new tenant KEKs.
     pub(crate) fn root(&self) -> &RootKey {
         &self.root

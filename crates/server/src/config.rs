@@ -80,12 +80,12 @@ impl PolicyMode {
     }
 }
 
-/// Outbound delivery (issue 3, in progress: verified TLS and portal pickup).
+/// Outbound delivery (issue 3): see docs/configuration.md and docs/design/delivery.md.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
-    /// Run the delivery workers. Off until delivery is complete; see docs/design/delivery.md.
-    #[serde(default)]
+    /// Run the delivery workers (on unless turned off).
+    #[serde(default = "yes")]
     pub enabled: bool,
     /// Concurrent deliveries.
     #[serde(default = "default_workers")]
@@ -153,6 +153,22 @@ pub struct DeliveryConfig {
     /// source addresses (R-DL-4).
     #[serde(default)]
     pub streams: Streams,
+    /// Honour recipient domains' MTA-STS policies (RFC 8461): under
+    /// `enforce`, only policy MX hosts over verified TLS (not for routed
+    /// domains or the relayhost).
+    #[serde(default = "yes")]
+    pub mta_sts: bool,
+    /// Verify MX certificates by DANE TLSA records (RFC 7672). Only with
+    /// `name_servers`: their AD bit is trusted, so they must be validating
+    /// resolvers you run (e.g. unbound on loopback).
+    #[serde(default = "yes")]
+    pub dane: bool,
+    /// Look up recipients' OpenPGP keys in their domain's Web Key Directory.
+    #[serde(default = "yes")]
+    pub wkd: bool,
+    /// Port for MTA-STS policy and WKD fetches (443; tests use a loopback port).
+    #[serde(default = "default_https_port")]
+    pub https_port: u16,
 }
 
 /// Limits for one destination domain.
@@ -253,6 +269,12 @@ fn default_pickup_days() -> u64 {
 fn default_lease_seconds() -> u64 {
     600
 }
+fn yes() -> bool {
+    true
+}
+fn default_https_port() -> u16 {
+    443
+}
 fn default_delay_notice() -> u64 {
     4 * 3600
 }
@@ -269,7 +291,7 @@ fn default_notice_from() -> String {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
             workers: default_workers(),
             smtp_port: default_smtp_port(),
             name_servers: Vec::new(),
@@ -290,6 +312,10 @@ impl Default for DeliveryConfig {
             destination_limits: Default::default(),
             connection_cache_seconds: default_connection_cache(),
             streams: Streams::default(),
+            mta_sts: true,
+            dane: true,
+            wkd: true,
+            https_port: default_https_port(),
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum Op {
     Delivery(DeliveryUpdate),
     /// Hold a message for portal pickup.
     Pickup(PortalPickup),
+    /// These messages are in the search index now.
+    MarkIndexed(Vec<MessageId>),
     /// Put a leased recipient back in the queue without counting an attempt
     /// (its destination was busy or rate-limited).
     Requeue {
@@ -326,8 +328,8 @@ async fn write_op(
         Op::Message(m) => {
             let blob_ref = refs.next().ok_or_else(|| StoreError::Blob("blob reference missing".into()))?;
             sqlx::query(
-                "INSERT INTO messages (id, tenant_id, created_at, source, category, size, kek_version, wrapped_dek, sealed_meta, blob_ref, state) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'accepted')",
+                "INSERT INTO messages (id, tenant_id, created_at, source, category, size, kek_version, wrapped_dek, sealed_meta, blob_ref, state, content_hash, message_date) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'accepted', $11, $12)",
             )
             .bind(m.id.to_string())
             .bind(m.tenant.as_str().to_owned())
@@ -339,6 +341,8 @@ async fn write_op(
             .bind(m.wrapped_dek.clone())
             .bind(m.sealed_meta.clone())
             .bind(blob_ref)
+            .bind(m.content_hash.clone())
+            .bind(m.message_date)
             .execute(&mut **tx)
             .await
             .map_err(|e| conflict(e, "message id already exists"))?;
@@ -475,6 +479,14 @@ async fn write_op(
             .await?;
             if !d.webhook_payload.is_empty() {
                 fan_out(tx, &d.tenant, &d.webhook_payload).await?;
+            }
+        }
+        Op::MarkIndexed(ids) => {
+            for id in ids {
+                sqlx::query("UPDATE messages SET indexed = 1 WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
             }
         }
         Op::Requeue { tenant, message, recipient, next_attempt_at } => {

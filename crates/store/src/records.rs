@@ -66,6 +66,8 @@ pub enum Source {
     Api,
     /// `POST /v1/messages/raw`.
     ApiRaw,
+    /// `sealpost import` (archive only: never delivered).
+    Import,
 }
 
 impl Source {
@@ -75,6 +77,7 @@ impl Source {
             Source::Smtp => "smtp",
             Source::Api => "api",
             Source::ApiRaw => "api-raw",
+            Source::Import => "import",
         }
     }
     /// Parses the storage spelling.
@@ -83,6 +86,7 @@ impl Source {
             "smtp" => Some(Source::Smtp),
             "api" => Some(Source::Api),
             "api-raw" => Some(Source::ApiRaw),
+            "import" => Some(Source::Import),
             _ => None,
         }
     }
@@ -113,6 +117,12 @@ pub struct NewMessage {
     pub sealed_blob: bytes::Bytes,
     /// One queue entry per recipient, in envelope order.
     pub recipients: Vec<RecipientId>,
+    /// Tenant-keyed hash of the original bytes (finds duplicates on import
+    /// without storing a plain content hash).
+    pub content_hash: Vec<u8>,
+    /// The message's own date (its `Date` header, else acceptance), unix
+    /// micros: what retention counts from.
+    pub message_date: i64,
     /// Per recipient (same order), the `accepted` webhook payload (no PHI);
     /// empty or missing: none. Fanned out to the tenant's active webhooks
     /// in the commit that stores the message.
@@ -134,6 +144,8 @@ pub struct MessageRecord {
     pub category: Category,
     /// Size of the original bytes.
     pub size: i64,
+    /// The message's own date, unix micros.
+    pub message_date: i64,
     /// KEK version.
     pub kek_version: i64,
     /// Wrapped data key.

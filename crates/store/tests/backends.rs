@@ -147,6 +147,8 @@ fn message(t: &TenantId, recipients: usize, blob_len: usize) -> NewMessage {
         sealed_blob: Bytes::from(sealed_blob),
         recipients: (0..recipients).map(|_| RecipientId::new()).collect(),
         accepted_webhooks: Vec::new(),
+        content_hash: id.as_bytes().to_vec(),
+        message_date: now_micros() - 86_400_000_000,
     }
 }
 

@@ -235,7 +235,10 @@ failure_delay_ms = 50
             max_failures = o.max_failures,
             lockout = o.lockout_seconds,
         );
-        let cfg = format!("{cfg}\n{}\n", o.extra_toml);
+        // Delivery is on by default; a test that does not configure it must
+        // not send its messages anywhere (the system resolver, port 25).
+        let delivery = if o.extra_toml.contains("[delivery]") { "" } else { "\n[delivery]\nenabled = false\n" };
+        let cfg = format!("{cfg}\n{}\n{delivery}", o.extra_toml);
         std::fs::write(self.dir.join("sealpost.toml"), cfg).expect("write sealpost.toml");
     }
 
@@ -772,4 +775,50 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// Whether `hay` contains `needle`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && memchr::memmem::find(hay, needle).is_some()
+}
+
+/// A GnuPG home with one encryption key; the agent is killed on drop.
+pub struct Gpg {
+    /// The GnuPG home.
+    pub home: tempfile::TempDir,
+}
+
+impl Gpg {
+    /// A new home with an RSA-3072 encryption key for `uid`.
+    pub fn new(uid: &str) -> Gpg {
+        let home = tempfile::tempdir().expect("gnupg home");
+        std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
+        let g = Gpg { home };
+        let out = g.run(&["--batch", "--passphrase", "", "--quick-gen-key", uid, "rsa3072", "encr", "never"], None);
+        assert!(out.status.success(), "gpg keygen: {}", String::from_utf8_lossy(&out.stderr));
+        g
+    }
+    /// Runs gpg in this home.
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        use std::io::Write;
+        let mut child = std::process::Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("gpg (scripts/setup-test-env.sh installs gnupg)");
+        if let Some(data) = stdin {
+            child.stdin.take().expect("stdin").write_all(data).expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("gpg")
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "all"])
+            .status();
+    }
 }

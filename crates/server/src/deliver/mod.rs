@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sealpost_model::Category;
-use sealpost_outbound::{MxResolver, TlsClient};
+use sealpost_outbound::{DaneResolver, HttpsFetcher, HttpsOptions, MtaSts, MxResolver, TlsClient, Wkd};
 use sealpost_store::LeasedRecipient;
 use tokio::sync::Semaphore;
 
@@ -37,6 +37,9 @@ pub struct Deliverer {
     node: String,
     throttle: throttle::Throttle,
     pool: pool::Pool,
+    mta_sts: MtaSts,
+    dane: DaneResolver,
+    wkd: Wkd,
 }
 
 impl Deliverer {
@@ -55,7 +58,16 @@ impl Deliverer {
         let limits = cfg.clone();
         let throttle = throttle::Throttle::new(move |domain| limits.destination_limit(domain));
         let pool = pool::Pool::new(Duration::from_secs(cfg.connection_cache_seconds));
-        Ok(Arc::new(Deliverer { app, resolver, tls, node, throttle, pool }))
+        let https = || {
+            let opts = HttpsOptions { https_port: cfg.https_port, ..HttpsOptions::default() };
+            HttpsFetcher::with_options(resolver.clone(), &cas, opts)
+                .map_err(|e| ServerError::Config(format!("delivery HTTPS: {e}")))
+        };
+        let mta_sts = MtaSts::new(https()?, resolver.clone());
+        let wkd = Wkd::new(https()?);
+        // DANE trusts the AD bit, so only from resolvers the operator named.
+        let dane = DaneResolver::with_servers(if cfg.dane { &cfg.name_servers } else { &[] });
+        Ok(Arc::new(Deliverer { app, resolver, tls, node, throttle, pool, mta_sts, dane, wkd }))
     }
 
     /// Delivers both streams until the task is dropped: each stream has its

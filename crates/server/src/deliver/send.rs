@@ -93,7 +93,12 @@ pub(super) async fn deliver_one(
     // portal-always and portal domains still win). Encrypted mail may travel
     // over any channel.
     let keys_apply = !notice && mode != PolicyMode::PortalAlways && !portal_domain;
-    let pgp_keys = if keys_apply { app.pgp_keys_for(&item.tenant, address.as_str()).await? } else { Vec::new() };
+    let mut pgp_keys = if keys_apply { app.pgp_keys_for(&item.tenant, address.as_str()).await? } else { Vec::new() };
+    let mut pgp_reason = "recipient-pgp-key";
+    if keys_apply && pgp_keys.is_empty() && cfg.wkd {
+        pgp_keys = wkd_keys(d, address.as_str()).await;
+        pgp_reason = "recipient-pgp-wkd";
+    }
     let smime_certs = if keys_apply && pgp_keys.is_empty() {
         app.smime_certs_for(&item.tenant, address.as_str()).await?
     } else {
@@ -150,7 +155,7 @@ pub(super) async fn deliver_one(
             let verified = tls.as_ref().is_some_and(|t| t.verified);
             let method = method_hint.unwrap_or(if verified { Method::Tls } else { Method::Opportunistic });
             let reason = match method {
-                Method::Pgp => "recipient-pgp-key",
+                Method::Pgp => pgp_reason,
                 Method::Smime => "recipient-smime-cert",
                 _ if sensitive => "phi-verified-tls",
                 _ => "no-phi",
@@ -199,10 +204,42 @@ pub(super) async fn deliver_one(
 /// What a connection must offer before this message may use it.
 #[derive(Debug, Clone, Copy)]
 struct Needs {
-    /// TLS whose certificate verified for the MX name.
+    /// TLS whose certificate verified for the MX name (or by DANE).
     verified: bool,
     /// The REQUIRETLS extension (RFC 8689).
     require_tls: bool,
+}
+
+/// The recipient's OpenPGP key from its domain's Web Key Directory, if it
+/// publishes one that names exactly this address. Any failure means "no key
+/// discovered" (the next method applies), never a delivery failure.
+async fn wkd_keys(d: &Deliverer, address: &str) -> Vec<sealpost_openpgp::RecipientKey> {
+    let bytes = match d.wkd.fetch_key(address).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Vec::new(),
+        Err(e) => {
+            tracing::debug!(error = %e, "WKD lookup failed");
+            return Vec::new();
+        }
+    };
+    let parsed = match std::str::from_utf8(&bytes) {
+        Ok(text) if text.contains("-----BEGIN PGP") => sealpost_openpgp::RecipientKey::parse_armored(text),
+        _ => sealpost_openpgp::RecipientKey::parse_binary(&bytes),
+    };
+    match parsed {
+        Ok(k) if k.can_encrypt() && k.user_ids().iter().any(|u| uid_address(u).eq_ignore_ascii_case(address)) => {
+            vec![k]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The address of a user id (`Name <a@b>` or a bare `a@b`).
+fn uid_address(uid: &str) -> &str {
+    match (uid.rfind('<'), uid.rfind('>')) {
+        (Some(l), Some(r)) if l < r => &uid[l + 1..r],
+        _ => uid.trim(),
+    }
 }
 
 impl Needs {
@@ -221,6 +258,16 @@ struct Envelope<'a> {
 }
 
 async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, env: &Envelope<'_>) -> Attempt {
+    let cfg = &d.app.cfg.delivery;
+    let route = cfg.route(domain);
+    // MTA-STS (RFC 8461) `enforce`: only the policy's MX hosts, only over
+    // verified TLS, whatever the message (routes are the operator's choice).
+    let sts = match (&route, cfg.mta_sts) {
+        (None, true) => d.mta_sts.policy(domain).await.filter(|p| p.mode == sealpost_outbound::Mode::Enforce),
+        _ => None,
+    };
+    let message_needs_verified = needs.verified;
+    let needs = Needs { verified: needs.verified || sts.is_some(), ..needs };
     if let Err(wait) = d.throttle.message(domain).await {
         return Attempt::Busy(wait);
     }
@@ -250,22 +297,42 @@ async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, en
             }
         }
     };
-    let resolved = match d.app.cfg.delivery.route(domain) {
+    let resolved = match route {
         Some((host, port)) => d.resolver.resolve_host(&host, port).await.map(|h| vec![h]),
         None => d.resolver.resolve(domain).await,
     };
-    let hosts = match resolved {
+    let mut hosts = match resolved {
         Ok(h) => h,
         Err(MxError::NullMx) => return Attempt::Permanent { code: None, why: "the domain accepts no mail (null MX)" },
         Err(MxError::NoHost) => return Attempt::Permanent { code: None, why: "the domain has no mail server" },
         Err(MxError::Lookup(_)) => return Attempt::Transient { code: None, why: "DNS lookup failed" },
     };
-    let stream_cfg = d.app.cfg.delivery.stream(stream);
+    if let Some(policy) = &sts {
+        hosts.retain(|h| policy.matches_mx(&h.host));
+        if hosts.is_empty() {
+            return Attempt::Transient { code: None, why: "MTA-STS: no mail server of the domain matches its policy" };
+        }
+    }
+    let stream_cfg = cfg.stream(stream);
     let helo = stream_cfg.helo_name.as_deref().unwrap_or(d.app.cfg.hostname.as_str());
-    let opts = ConnectOptions { bind: stream_cfg.source_address, ..ConnectOptions::default() };
-    let (mut saw_unverified, mut saw_no_requiretls) = (false, false);
+    let (mut saw_unverified, mut saw_no_requiretls, mut saw_dane_failure) = (false, false, false);
     for host in &hosts {
         for addr in &host.addrs {
+            // DANE (RFC 7672): authenticated TLSA records decide what verifies;
+            // a failed lookup makes this MX unusable rather than unchecked.
+            let tlsa = if d.dane.is_enabled() {
+                match d.dane.lookup(&host.host, addr.port()).await {
+                    Ok(found) => found.dane_records().to_vec(),
+                    Err(e) => {
+                        tracing::debug!(mx = %host.host, error = %e, "TLSA lookup failed");
+                        saw_dane_failure = true;
+                        continue;
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            let opts = ConnectOptions { bind: stream_cfg.source_address, tlsa };
             let mut conn =
                 match Connection::open_with(*addr, &host.host, helo, &d.tls, Timeouts::default(), &opts).await {
                     Ok(c) => c,
@@ -291,8 +358,13 @@ async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, en
     }
     if needs.require_tls && (saw_unverified || saw_no_requiretls) {
         Attempt::NoRequireTls
+    } else if saw_unverified && !message_needs_verified {
+        // Enforced by the domain's policy, not by the message: wait for it to be fixed.
+        Attempt::Transient { code: None, why: "MTA-STS: no mail server of the domain offered verified TLS" }
     } else if saw_unverified {
         Attempt::NoVerifiedTls
+    } else if saw_dane_failure {
+        Attempt::Transient { code: None, why: "DANE: TLSA lookup failed" }
     } else {
         Attempt::Transient { code: None, why: "no mail server of the domain could be reached" }
     }
@@ -390,7 +462,9 @@ async fn finish(d: &Deliverer, item: &LeasedRecipient, opened: &OpenedMessage, h
                 item,
                 "delivered",
                 "delivered",
-                serde_json::json!({"code": code, "method": method.as_str(), "tls": tls_name(tls.as_ref())}).to_string(),
+                serde_json::json!({"code": code, "method": method.as_str(), "tls": tls_name(tls.as_ref()),
+                    "dane": tls.as_ref().is_some_and(|t| t.dane)})
+                .to_string(),
             );
             u.method = Some(method.as_str().into());
             u.tls_version = tls.as_ref().map(|t| t.version.clone());

@@ -20,7 +20,7 @@ pub struct PolicyHeaderError;
 
 /// The unfolded value of the first header `name` in the header section of
 /// `raw` (which intake already checked).
-fn header_value(raw: &[u8], name: &str) -> Option<String> {
+pub(crate) fn header_value(raw: &[u8], name: &str) -> Option<String> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(raw.len());
     let mut lines = raw[..end].split(|&b| b == b'\n').peekable();
     while let Some(line) = lines.next() {
@@ -51,6 +51,13 @@ pub fn category_from_headers(raw: &[u8]) -> Result<Option<Category>, CategoryErr
         .transpose()
 }
 
+/// The message's `Date` header as unix micros, if present and parseable.
+pub fn date_from_headers(raw: &[u8]) -> Option<i64> {
+    let value = header_value(raw, "date")?;
+    let date = mail_parser::DateTime::parse_rfc822(&value)?;
+    date.is_valid().then(|| date.to_timestamp().saturating_mul(1_000_000))
+}
+
 /// Reads `X-Sealpost-Policy` (R-DL-2, per message) from the header section.
 pub fn policy_from_headers(raw: &[u8]) -> Result<Option<PolicyMode>, PolicyHeaderError> {
     header_value(raw, "x-sealpost-policy").map(|v| PolicyMode::parse(&v).ok_or(PolicyHeaderError)).transpose()
@@ -68,6 +75,14 @@ mod tests {
         assert_eq!(category_from_headers(m), Ok(None), "body lines are not headers");
         let m = b"From: a@b.c\r\nx-sealpost-category: promo\r\n\r\n";
         assert_eq!(category_from_headers(m), Err(CategoryError));
+    }
+
+    #[test]
+    fn date_header_is_read_as_micros() {
+        let m = b"From: a@b.c\r\nDate: Mon, 23 Nov 2026 06:00:00 +0000\r\n\r\nx\r\n";
+        assert_eq!(date_from_headers(m), Some(1_795_413_600_000_000));
+        assert_eq!(date_from_headers(b"Date: yesterday\r\n\r\n"), None);
+        assert_eq!(date_from_headers(b"From: a@b.c\r\n\r\n"), None);
     }
 
     #[test]

@@ -76,11 +76,15 @@ impl App {
                 .detail("recipients", DetailValue::Count(sub.envelope.recipients.len() as i64))
                 .detail("size", DetailValue::Count(sub.raw.len() as i64));
             let message = if sub.raw.len() > INLINE_SEAL_LIMIT {
-                tokio::task::spawn_blocking(move || seal::seal(id, sub, &keys))
+                let digest = sealpost_crypto::sha256(&sub.raw);
+                let hash = self.content_hash(&sub.tenant, &digest);
+                tokio::task::spawn_blocking(move || seal::seal(id, sub, &keys, digest, hash))
                     .await
                     .map_err(|e| ServerError::State(e.to_string()))??
             } else {
-                seal::seal(id, sub, &keys)?
+                let digest = sealpost_crypto::sha256(&sub.raw);
+                let hash = self.content_hash(&sub.tenant, &digest);
+                seal::seal(id, sub, &keys, digest, hash)?
             };
             ops.push(Op::Message(message));
             events.push(event);

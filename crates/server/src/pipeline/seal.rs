@@ -2,7 +2,7 @@
 //! message, the blob and the metadata sealed under it, the key wrapped by the
 //! tenant's current KEK. The context string binds all three to tenant and id.
 
-use sealpost_crypto::{DataKey, sha256};
+use sealpost_crypto::DataKey;
 use sealpost_model::{MessageId, RecipientId, now_micros};
 use sealpost_store::NewMessage;
 
@@ -15,11 +15,21 @@ pub fn context(tenant: &str, id: &MessageId) -> Vec<u8> {
     format!("{tenant}/{id}").into_bytes()
 }
 
-pub(super) fn seal(id: MessageId, mut sub: Submission, keys: &TenantKeys) -> Result<NewMessage, ServerError> {
+/// `digest` is the SHA-256 of `sub.raw`; `content_hash` its tenant-keyed
+/// form (see [`crate::app::App::content_hash`]).
+pub(super) fn seal(
+    id: MessageId,
+    mut sub: Submission,
+    keys: &TenantKeys,
+    digest: [u8; 32],
+    content_hash: Vec<u8>,
+) -> Result<NewMessage, ServerError> {
     let kek = keys.current().ok_or_else(|| ServerError::NotFound("current tenant key".into()))?;
     let ctx = context(sub.tenant.as_str(), &id);
     let dek = DataKey::generate()?;
-    sub.envelope.sha256 = hex::encode(sha256(&sub.raw));
+    sub.envelope.sha256 = hex::encode(digest);
+    let created_at = now_micros();
+    let message_date = super::classify::date_from_headers(&sub.raw).unwrap_or(created_at);
     let meta = serde_json::to_vec(&sub.envelope).map_err(|e| ServerError::State(e.to_string()))?;
     let sealed_meta = dek.seal_meta(&meta, &ctx)?;
     let sealed_blob = dek.seal_blob(&sub.raw, &ctx)?;
@@ -27,7 +37,9 @@ pub(super) fn seal(id: MessageId, mut sub: Submission, keys: &TenantKeys) -> Res
     Ok(NewMessage {
         id,
         tenant: sub.tenant,
-        created_at: now_micros(),
+        created_at,
+        message_date,
+        content_hash,
         source: sub.source,
         category: sub.category,
         size: sub.raw.len() as i64,

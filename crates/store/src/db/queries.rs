@@ -26,6 +26,7 @@ fn message_from(row: &AnyRow) -> Result<MessageRecord, StoreError> {
         source: Source::parse(&row.try_get::<String, _>("source")?).ok_or_else(|| corrupt("source"))?,
         category: Category::parse(&row.try_get::<String, _>("category")?).map_err(|_| corrupt("category"))?,
         size: row.try_get("size")?,
+        message_date: row.try_get::<Option<i64>, _>("message_date")?.unwrap_or_default(),
         kek_version: row.try_get("kek_version")?,
         wrapped_dek: row.try_get("wrapped_dek")?,
         sealed_meta: row.try_get("sealed_meta")?,
@@ -68,8 +69,8 @@ fn event_from(row: &AnyRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, tenant_id, created_at, source, category, size, kek_version, wrapped_dek, sealed_meta, blob_ref, state";
+const MESSAGE_COLUMNS: &str = "id, tenant_id, created_at, source, category, size, kek_version, wrapped_dek, sealed_meta, blob_ref, state, \
+     message_date";
 
 impl Store {
     /// A tenant, if it exists.
@@ -170,6 +171,30 @@ impl Store {
             .fetch_all(&self.db().pool)
             .await?;
         rows.iter().map(message_from).collect()
+    }
+
+    /// Up to `limit` messages not yet in the search index, oldest first.
+    pub async fn unindexed(&self, limit: i64) -> Result<Vec<(TenantId, MessageId)>, StoreError> {
+        let rows = sqlx::query("SELECT tenant_id, id FROM messages WHERE indexed = 0 ORDER BY created_at, id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id = MessageId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("message id"))?;
+                Ok((tenant_of(r)?, id))
+            })
+            .collect()
+    }
+
+    /// The tenant's message with this content hash, if one is stored.
+    pub async fn message_with_hash(&self, tenant: &TenantId, hash: &[u8]) -> Result<Option<MessageId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM messages WHERE tenant_id = $1 AND content_hash = $2 LIMIT 1")
+            .bind(tenant.as_str().to_owned())
+            .bind(hash.to_vec())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.map(|r| MessageId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("message id"))).transpose()
     }
 
     /// The queue entries (one per recipient) of a tenant's message.
