@@ -13,6 +13,7 @@
 pub mod access;
 pub mod admin;
 pub mod app;
+pub mod archive;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;

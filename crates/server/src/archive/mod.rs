@@ -1,0 +1,7 @@
+//! The archive (issue 4, R-AR-*): every stored message is indexed for
+//! search (`index.rs`), kept as long as the longest applicable retention
+//! rule says (`retention.rs`), preserved under legal holds (`holds.rs`),
+//! disposed of by crypto-shredding when its time is up (`disposal.rs`),
+//! and can be imported (`import.rs`) and exported (`export.rs`).
+
+pub mod index;
