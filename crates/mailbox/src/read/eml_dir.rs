@@ -1,0 +1,33 @@
+//! Listing the `.eml` files of a directory tree.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::MailboxError;
+
+/// Every `*.eml` file (extension in any case) under `root`, recursively,
+/// sorted by path so that two imports of the same tree see the same order.
+/// Symbolic links to directories are not followed (no cycles); symbolic
+/// links to files are.
+pub(crate) fn list(root: &Path) -> Result<Vec<PathBuf>, MailboxError> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| MailboxError::io("list", &dir, e))? {
+            let entry = entry.map_err(|e| MailboxError::io("list", &dir, e))?;
+            let path = entry.path();
+            let file_type = entry.file_type().map_err(|e| MailboxError::io("stat", &path, e))?;
+            if file_type.is_dir() {
+                dirs.push(path);
+            } else if is_eml(&path) && path.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn is_eml(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("eml"))
+}
