@@ -280,6 +280,12 @@ pub enum DetailValue {
     Ip(IpAddr),
     /// A flag.
     Bool(bool),
+    /// A SHA-256 digest (e.g. of an export package), written as hex.
+    Digest([u8; 32]),
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl DetailValue {
@@ -295,6 +301,7 @@ impl DetailValue {
             Self::Name(s) => serde_json::Value::from(*s),
             Self::Ip(ip) => serde_json::Value::from(ip.to_string()),
             Self::Bool(b) => serde_json::Value::from(*b),
+            Self::Digest(d) => serde_json::Value::from(hex_lower(d)),
         }
     }
 }

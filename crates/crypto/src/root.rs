@@ -97,6 +97,18 @@ impl RootKey {
         hmac::sign(&key, value).as_ref().to_vec()
     }
 
+    /// The key of a tenant's search index (R-AR-5, R-KY-1), derived from the
+    /// root key: the one key this crate hands out, because the index's
+    /// encrypting directory (`sealpost-search`) needs its bytes.
+    pub fn search_index_key(&self, tenant: &str) -> [u8; 32] {
+        use aws_lc_rs::hmac;
+        let derive = hmac::Key::new(hmac::HMAC_SHA256, &self.0[..]);
+        let tag = hmac::sign(&derive, format!("sealpost/search-index/v1|{tenant}").as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&tag.as_ref()[..32]);
+        key
+    }
+
     /// Seals an installation secret (e.g. the audit signing key) under `purpose`.
     pub fn seal_secret(&self, purpose: &str, secret: &[u8]) -> Result<Vec<u8>, CryptoError> {
         aead::seal(&self.0, format!("sealpost/secret/v1|{purpose}").as_bytes(), secret)

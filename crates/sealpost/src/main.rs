@@ -1,5 +1,7 @@
 //! `sealpost`: parses arguments and wires the library crates together.
 
+mod archive_cmd;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -73,6 +75,12 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Search the archive (R-AR-5); audited with the query.
+    Search(archive_cmd::SearchArgs),
+    /// Import an mbox file, a Maildir or a directory of .eml files (R-AR-8).
+    Import(archive_cmd::ImportArgs),
+    /// Export the messages matching a query as mbox or EML-in-zip (R-AR-6).
+    Export(archive_cmd::ExportArgs),
     /// DNS records to publish.
     Dns {
         #[command(subcommand)]
@@ -165,6 +173,15 @@ enum MessageCommand {
 enum AuditCommand {
     /// Check the hash chain and signed checkpoints; exit 1 naming the first bad event.
     Verify,
+    /// Show the query of a logged search or export (the id in its audit
+    /// event's `query` detail); the access is itself audited.
+    Query {
+        /// The search log id.
+        id: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
     /// Write every event.
     Export {
         /// Output format.
@@ -471,6 +488,31 @@ async fn run(cli: Cli) -> Result<i32> {
             app.store.close().await;
             r?;
             println!("api key {id} revoked");
+        }
+        Command::Search(a) => {
+            let app = open(&data).await?;
+            let r = archive_cmd::search(&app, a).await;
+            app.store.close().await;
+            return r;
+        }
+        Command::Import(a) => {
+            let app = open(&data).await?;
+            let r = archive_cmd::import(&app, a).await;
+            app.store.close().await;
+            return r;
+        }
+        Command::Export(a) => {
+            let app = open(&data).await?;
+            let r = archive_cmd::export(&app, a).await;
+            app.store.close().await;
+            return r;
+        }
+        Command::Audit { command: AuditCommand::Query { id, tenant: t } } => {
+            let app = open(&data).await?;
+            let id = sealpost_model::EventId::parse(&id).context("search log id")?;
+            let r = app.logged_query(&tenant(&t)?, Actor::cli(), &id).await;
+            app.store.close().await;
+            println!("{}", r?);
         }
         Command::Settings { command: SettingsCommand::Show { tenant: t } } => {
             let app = open(&data).await?;

@@ -6,6 +6,9 @@ use crate::query::QueryError;
 /// never message content.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
+    /// The index was opened for reading only ([`crate::ArchiveIndex::open_reader`]).
+    #[error("the index is open for reading only")]
+    ReadOnly,
     /// The key does not open this index (its key check file did not decrypt).
     #[error("the index key does not match this index")]
     WrongKey,

@@ -137,6 +137,28 @@ impl ArchiveIndex {
         Ok(Self { index, reader, writer: Mutex::new(Some(writer)), fields, directory, options })
     }
 
+    /// Opens an existing index for searching only, without taking the
+    /// writer lock: another process (the server) may be writing it. Searches
+    /// see its last commit as of opening. Writes fail with
+    /// [`SearchError::ReadOnly`].
+    pub fn open_reader(dir: &Path, key: [u8; 32], options: IndexOptions) -> Result<Self, SearchError> {
+        if !dir.join(KEY_CHECK_FILE).exists() {
+            return Err(SearchError::NotAnIndex);
+        }
+        let directory = EncryptedDirectory::open(dir, &key, options.cache_bytes).map_err(TantivyError::from)?;
+        check_key(&directory)?;
+        let guard = CorruptionGuard::new(&directory);
+        let index = Index::open(directory.clone()).map_err(|e| guard.map(e))?;
+        let (_, fields) = schema();
+        index.tokenizers().register(ANALYZER, analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e: TantivyError| guard.map(e))?;
+        Ok(Self { index, reader, writer: Mutex::new(None), fields, directory, options })
+    }
+
     /// Buffers `docs` for the next commit. A document whose id is already in
     /// the index replaces it. The batch is checked whole first: one bad
     /// document adds nothing.
@@ -183,7 +205,7 @@ impl ArchiveIndex {
     pub fn purge(&self) -> Result<(), SearchError> {
         let guard = CorruptionGuard::new(&self.directory);
         let mut slot = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(mut writer) = slot.take() else { return Err(SearchError::Corrupt) };
+        let Some(mut writer) = slot.take() else { return Err(SearchError::ReadOnly) };
         writer.commit().map_err(|e| guard.map(e))?;
         // A background merge may hold some of the segments; let it finish
         // (it drops deleted documents too) before choosing what to merge.
@@ -281,7 +303,7 @@ impl ArchiveIndex {
     fn writer(&self) -> Result<WriterGuard<'_>, SearchError> {
         let slot = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if slot.is_none() {
-            return Err(SearchError::Corrupt);
+            return Err(SearchError::ReadOnly);
         }
         Ok(WriterGuard(slot))
     }

@@ -28,6 +28,7 @@ pub struct App {
     /// Failed-login tracking.
     pub guard: LoginGuard,
     pub(crate) settings_cache: crate::settings::SettingsCache,
+    pub(crate) indexes: crate::archive::index::Indexes,
 }
 
 /// A tenant's unwrapped KEKs, by version.
@@ -112,6 +113,7 @@ impl App {
             keks: RwLock::new(HashMap::new()),
             guard: LoginGuard::default(),
             settings_cache: Default::default(),
+            indexes: Default::default(),
         }))
     }
 

@@ -71,6 +71,8 @@ pub async fn serve(
         TcpListener::bind(cfg.http.addr).await.map_err(ServerError::io(format!("binding https {}", cfg.http.addr)))?;
     bound.push(("https API".to_owned(), http.local_addr().map_err(ServerError::io("local address"))?));
     tasks.push(tokio::spawn(intake::api::serve(app.clone(), http, acceptor)));
+    app.become_indexer();
+    tasks.push(tokio::spawn(app.clone().run_indexer()));
     if cfg.delivery.enabled {
         let deliverer = deliver::Deliverer::new(app.clone())?;
         tasks.push(tokio::spawn(deliverer.run()));

@@ -58,6 +58,8 @@ pub enum Op {
     Pickup(PortalPickup),
     /// These messages are in the search index now.
     MarkIndexed(Vec<MessageId>),
+    /// Record a search with its sealed query.
+    LogSearch(SearchLogRecord),
     /// Put a leased recipient back in the queue without counting an attempt
     /// (its destination was busy or rate-limited).
     Requeue {
@@ -480,6 +482,16 @@ async fn write_op(
             if !d.webhook_payload.is_empty() {
                 fan_out(tx, &d.tenant, &d.webhook_payload).await?;
             }
+        }
+        Op::LogSearch(r) => {
+            sqlx::query("INSERT INTO search_log (id, tenant_id, actor, at_micros, sealed) VALUES ($1, $2, $3, $4, $5)")
+                .bind(r.id.to_string())
+                .bind(r.tenant.as_str().to_owned())
+                .bind(r.actor.clone())
+                .bind(r.at)
+                .bind(r.sealed.clone())
+                .execute(&mut **tx)
+                .await?;
         }
         Op::MarkIndexed(ids) => {
             for id in ids {

@@ -1,7 +1,7 @@
 //! Plain records read from and written to the store. Sealed fields are
 //! opaque bytes here: only the pipeline (with `sealpost-crypto`) opens them.
 
-use sealpost_model::{ApiKeyId, Category, MessageId, RecipientId, Role, Scope, TenantId, UserId};
+use sealpost_model::{ApiKeyId, Category, EventId, MessageId, RecipientId, Role, Scope, TenantId, UserId};
 
 /// A tenant.
 #[derive(Debug, Clone)]
@@ -127,6 +127,22 @@ pub struct NewMessage {
     /// empty or missing: none. Fanned out to the tenant's active webhooks
     /// in the commit that stores the message.
     pub accepted_webhooks: Vec<String>,
+}
+
+/// A search, its query sealed (R-AR-5: every search is audited with its
+/// query; the audit event carries this record's id).
+#[derive(Debug, Clone)]
+pub struct SearchLogRecord {
+    /// Id (referenced by the `search.performed` audit event).
+    pub id: EventId,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Who searched (the audit actor's text).
+    pub actor: String,
+    /// Unix micros.
+    pub at: i64,
+    /// The query, sealed under the root key.
+    pub sealed: Vec<u8>,
 }
 
 /// A stored message (without its blob bytes).

@@ -1,24 +1,319 @@
-//! The search index (R-AR-5): one encrypted index per tenant, fed from
-//! committed messages. (Interface first; the implementation lands with the
-//! search crate.)
+//! The search index (R-AR-5, R-KY-1): one encrypted index per tenant under
+//! `<data>/index/<tenant>/`, its key derived from the root key. The server
+//! feeds it from committed state: a worker picks up messages not yet
+//! indexed, opens them, extracts headers, text and attachment names,
+//! classifies them (PHI kinds), adds them, commits the index, and only then
+//! marks them indexed in the database — so a crash re-indexes (adding a
+//! message twice replaces it) and never skips one.
+//!
+//! Only `sealpost serve` writes an index. Other processes (the CLI) open it
+//! read-only and see its last commit; messages stored while no server runs
+//! are indexed when it next starts.
+//!
+//! Every search is audited (`search.performed`) with the query sealed in
+//! the `search_log` table: the audit event carries the log id and counts,
+//! never the query text (it may name a patient).
 
-use sealpost_model::{MessageId, TenantId};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
+use sealpost_model::{EventId, MessageId, TenantId, now_micros};
+use sealpost_search::{ArchiveIndex, IndexOptions, Query, SearchError};
+use sealpost_store::{Commit, Op, SearchLogRecord};
 
 use crate::ServerError;
 use crate::app::App;
 
+/// Results per page at most (the search crate's limit).
+pub const MAX_PER_PAGE: usize = 1000;
+/// Messages indexed per batch.
+const BATCH: i64 = 500;
+
+/// Open indexes by tenant.
+#[derive(Default)]
+pub struct Indexes {
+    /// This process indexes (the server); others only read.
+    writer: std::sync::atomic::AtomicBool,
+    open: Mutex<HashMap<TenantId, Arc<ArchiveIndex>>>,
+}
+
+/// One page of search results.
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    /// Matches in all.
+    pub total: usize,
+    /// This page: (id, message date in unix micros), newest first.
+    pub hits: Vec<(MessageId, i64)>,
+    /// The `search_log` row holding the sealed query.
+    pub log_id: EventId,
+}
+
+/// A query could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchFailure {
+    /// The query has a syntax error (position in characters).
+    #[error("{0}")]
+    Syntax(sealpost_search::QueryError),
+    /// Page size or offset out of range.
+    #[error("page out of range: at most {MAX_PER_PAGE} per page and 100000 results deep")]
+    Page,
+    /// Anything else.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+fn search_err(e: SearchError) -> ServerError {
+    ServerError::State(format!("search index: {e}"))
+}
+
 impl App {
+    /// Makes this process the indexer (called by `serve`).
+    pub fn become_indexer(&self) {
+        self.indexes.writer.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn index_dir(&self, tenant: &TenantId) -> PathBuf {
+        self.data_dir.join("index").join(tenant.as_str())
+    }
+
+    /// The tenant's index: writable in the indexer, read-only (as of its
+    /// last commit) elsewhere. `None` when a reader finds no index yet.
+    fn index(&self, tenant: &TenantId) -> Result<Option<Arc<ArchiveIndex>>, ServerError> {
+        let writer = self.indexes.writer.load(std::sync::atomic::Ordering::SeqCst);
+        let mut open = self.indexes.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = open.get(tenant) {
+            return Ok(Some(i.clone()));
+        }
+        let dir = self.index_dir(tenant);
+        let key = self.root().search_index_key(tenant.as_str());
+        let index = if writer {
+            ArchiveIndex::open_with(&dir, key, IndexOptions::default())
+        } else {
+            match ArchiveIndex::open_reader(&dir, key, IndexOptions::default()) {
+                Err(SearchError::NotAnIndex) => return Ok(None),
+                other => other,
+            }
+        }
+        .map_err(search_err)?;
+        let index = Arc::new(index);
+        // A reader is opened per call (it must see new commits); the writer is kept.
+        if writer {
+            open.insert(tenant.clone(), index.clone());
+        }
+        Ok(Some(index))
+    }
+
+    /// Indexes up to one batch of messages; returns how many were processed.
+    pub async fn index_pending(&self) -> Result<usize, ServerError> {
+        let pending = self.store.unindexed(BATCH).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut by_tenant: BTreeMap<TenantId, Vec<MessageId>> = BTreeMap::new();
+        for (t, id) in &pending {
+            by_tenant.entry(t.clone()).or_default().push(*id);
+        }
+        for (tenant, ids) in by_tenant {
+            let settings = self.settings(&tenant).await?;
+            let mut docs = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let opened = match self.load_message(&tenant, id, true).await {
+                    Ok(o) => o,
+                    // Disposed (its key is gone) or unreadable: nothing to index.
+                    Err(e) => {
+                        tracing::debug!(message = %id, error = %e, "not indexed");
+                        continue;
+                    }
+                };
+                let raw = opened.raw.unwrap_or_default();
+                let patients = patients(&opened.meta.metadata);
+                let (category, date) = (opened.record.category.as_str().to_owned(), opened.record.message_date);
+                let classifier = settings.clone();
+                let id_text = id.to_string();
+                let doc = tokio::task::spawn_blocking(move || {
+                    let scan = classifier.classifier.scan_message_report(&raw);
+                    let phi = scan.findings.kinds().map(|(k, _)| k.as_str().to_owned()).collect();
+                    sealpost_search::extract(&raw).into_doc(id_text, date, &category, phi, patients)
+                })
+                .await
+                .map_err(|e| ServerError::State(e.to_string()))?;
+                docs.push(doc);
+            }
+            let index = self.index(&tenant)?.ok_or_else(|| ServerError::State("no index".into()))?;
+            tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
+                index.add(&docs)?;
+                index.commit()
+            })
+            .await
+            .map_err(|e| ServerError::State(e.to_string()))?
+            .map_err(search_err)?;
+            self.store.commit(Commit { ops: vec![Op::MarkIndexed(ids)], events: Vec::new() }).await?;
+        }
+        Ok(pending.len())
+    }
+
+    /// Runs the indexer until the task is dropped.
+    pub async fn run_indexer(self: Arc<Self>) {
+        loop {
+            match self.index_pending().await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "indexing failed; retrying"),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// One page of `tenant`'s messages matching `query`, audited for `actor`
+    /// with the query sealed in the search log.
+    pub async fn search(
+        &self,
+        tenant: &TenantId,
+        actor: Actor,
+        query: &str,
+        page: usize,
+        per_page: usize,
+    ) -> Result<SearchResults, SearchFailure> {
+        let parsed = sealpost_search::query::parse(query).map_err(SearchFailure::Syntax)?;
+        if per_page == 0 || per_page > MAX_PER_PAGE {
+            return Err(SearchFailure::Page);
+        }
+        let page_result = self.run_query(tenant, &parsed, page, per_page).await?;
+        let log_id = self.log_query(tenant, &actor, query).await?;
+        let event = NewEvent::new(tenant.clone(), actor, Action::SearchPerformed, Outcome::Success)
+            .detail("query", DetailValue::id(log_id))
+            .detail("total", DetailValue::Count(page_result.0 as i64))
+            .detail("page", DetailValue::Count(page as i64));
+        self.audit(vec![event]).await?;
+        Ok(SearchResults { total: page_result.0, hits: page_result.1, log_id })
+    }
+
+    /// Keeps `query` sealed in the search log; the returned id is what audit
+    /// events name (the text itself may identify a patient).
+    pub(crate) async fn log_query(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        query: &str,
+    ) -> Result<EventId, ServerError> {
+        let id = EventId::new();
+        let sealed = self.root().seal_secret(&format!("search-query/{tenant}/{id}"), query.as_bytes())?;
+        let record =
+            SearchLogRecord { id, tenant: tenant.clone(), actor: actor.as_str().to_owned(), at: now_micros(), sealed };
+        self.store.commit(Commit { ops: vec![Op::LogSearch(record)], events: Vec::new() }).await?;
+        Ok(id)
+    }
+
+    /// The query text of a logged search (for auditors), itself audited.
+    pub async fn logged_query(&self, tenant: &TenantId, actor: Actor, id: &EventId) -> Result<String, ServerError> {
+        let record = self.store.search_log(tenant, id).await?.ok_or_else(|| ServerError::NotFound(id.to_string()))?;
+        let purpose = format!("search-query/{tenant}/{id}");
+        let text = self.root().open_secret(&purpose, &record.sealed)?;
+        self.audit(vec![
+            NewEvent::new(tenant.clone(), actor, Action::MessageAccessed, Outcome::Success)
+                .detail("search_query", DetailValue::id(*id)),
+        ])
+        .await?;
+        String::from_utf8(text.to_vec()).map_err(|_| ServerError::State("logged query is not UTF-8".into()))
+    }
+
+    async fn run_query(
+        &self,
+        tenant: &TenantId,
+        query: &Query,
+        page: usize,
+        per_page: usize,
+    ) -> Result<(usize, Vec<(MessageId, i64)>), SearchFailure> {
+        let Some(index) = self.index(tenant)? else { return Ok((0, Vec::new())) };
+        let mut holds = HashMap::new();
+        for name in hold_names(query) {
+            let ids = self.held_ids(tenant, &name).await?;
+            holds.insert(name, ids.iter().map(ToString::to_string).collect::<Vec<_>>());
+        }
+        let query = query.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            index.search(&query, &|name| holds.get(name).cloned().unwrap_or_default(), page, per_page)
+        })
+        .await
+        .map_err(|e| ServerError::State(e.to_string()))?;
+        let found = match found {
+            Ok(f) => f,
+            Err(SearchError::PageOutOfRange) => return Err(SearchFailure::Page),
+            Err(e) => return Err(search_err(e).into()),
+        };
+        let hits = found.hits.into_iter().filter_map(|h| Some((MessageId::parse(&h.id).ok()?, h.date))).collect();
+        Ok((found.total, hits))
+    }
+
     /// Ids of `tenant`'s messages matching `query` (the search language of
-    /// R-AR-5: `from:` … `hold:`), newest first, as of the index's last commit.
+    /// R-AR-5), newest first, as of the index's last commit; not audited as
+    /// a search (callers audit what they do with them: holds, exports).
     pub async fn matching_ids(&self, tenant: &TenantId, query: &str) -> Result<Vec<MessageId>, ServerError> {
-        let _ = (tenant, query);
-        Err(ServerError::State("the search index is not available yet".into()))
+        let parsed = sealpost_search::query::parse(query).map_err(|e| ServerError::Invalid(format!("query: {e}")))?;
+        let mut all = Vec::new();
+        for page in 0.. {
+            let (total, hits) = match self.run_query(tenant, &parsed, page, MAX_PER_PAGE).await {
+                Ok(r) => r,
+                Err(SearchFailure::Server(e)) => return Err(e),
+                Err(e) => return Err(ServerError::Invalid(e.to_string())),
+            };
+            let n = hits.len();
+            all.extend(hits.into_iter().map(|(id, _)| id));
+            if n < MAX_PER_PAGE || all.len() >= total {
+                break;
+            }
+        }
+        Ok(all)
     }
 
     /// Removes messages from `tenant`'s index and purges them from its files
-    /// (after disposal, no index entry may remain).
+    /// (after disposal, no index entry may remain). Only the indexer can.
     pub async fn unindex(&self, tenant: &TenantId, ids: &[MessageId]) -> Result<(), ServerError> {
-        let _ = (tenant, ids);
-        Ok(())
+        let Some(index) = self.index(tenant)? else { return Ok(()) };
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
+            index.delete(&ids)?;
+            index.purge()
+        })
+        .await
+        .map_err(|e| ServerError::State(e.to_string()))?
+        .map_err(search_err)
+    }
+}
+
+/// Patient identifiers given at submission (API metadata `patient`,
+/// `patient_id` or a `patients` list).
+fn patients(metadata: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["patient", "patient_id", "patient_name", "mrn"] {
+        if let Some(v) = metadata.get(key).and_then(|v| v.as_str()) {
+            out.push(v.to_owned());
+        }
+    }
+    if let Some(list) = metadata.get("patients").and_then(|v| v.as_array()) {
+        out.extend(list.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+    }
+    out
+}
+
+/// The hold names a query mentions (`hold:NAME`).
+fn hold_names(q: &Query) -> Vec<String> {
+    match q {
+        Query::Hold(name) => vec![name.clone()],
+        Query::And(parts) | Query::Or(parts) => parts.iter().flat_map(hold_names).collect(),
+        Query::Not(inner) => hold_names(inner),
+        _ => Vec::new(),
+    }
+}
+
+impl App {
+    /// Ids of the messages a legal hold named `name` covers (for `hold:`).
+    /// Interim: no holds exist until the holds module lands (then this moves there).
+    pub async fn held_ids(&self, tenant: &TenantId, name: &str) -> Result<Vec<MessageId>, ServerError> {
+        let _ = (tenant, name);
+        Ok(Vec::new())
     }
 }

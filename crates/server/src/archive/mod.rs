@@ -4,4 +4,6 @@
 //! disposed of by crypto-shredding when its time is up (`disposal.rs`),
 //! and can be imported (`import.rs`) and exported (`export.rs`).
 
+pub mod export;
+pub mod import;
 pub mod index;

@@ -271,31 +271,21 @@ async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, en
     if let Err(wait) = d.throttle.message(domain).await {
         return Attempt::Busy(wait);
     }
-    // A cached connection to the same destination first (R-DL-4 connection reuse).
-    if let Some(pooled) = d.pool.take(stream, domain) {
-        if needs.met_by(&pooled.conn) {
-            let (mut conn, permit) = (pooled.conn, pooled.permit);
+    // A cached connection to the same destination first (R-DL-4 connection
+    // reuse); else a free slot for a new one.
+    let permit = match slot(d, stream, domain, needs).await {
+        Ok(Slot::Cached(pooled)) => {
+            let super::pool::Pooled { mut conn, permit, .. } = *pooled;
             let tls = conn.tls().cloned();
             match conn.send(env.mail_from, env.params, &[env.rcpt.to_owned()], env.raw).await {
-                // Closed while idle (or 421): fall through to a fresh connection.
-                Err(_) => {}
-                Ok(o) if o.mail.code == 421 => {}
+                // Closed while idle (or 421): a fresh connection on the same slot.
+                Err(_) => permit,
+                Ok(o) if o.mail.code == 421 => permit,
                 outcome => return conclude(d, stream, domain, conn, permit, tls, outcome).await,
             }
-        } else {
-            d.pool.put(stream, domain, pooled.conn, pooled.permit).await;
         }
-    }
-    let permit = match d.throttle.try_connection(domain) {
-        Some(p) => p,
-        None => {
-            // Idle cached connections (e.g. of the other stream) hold slots: free them first.
-            d.pool.evict(domain).await;
-            match d.throttle.connection(domain).await {
-                Ok(p) => p,
-                Err(wait) => return Attempt::Busy(wait),
-            }
-        }
+        Ok(Slot::Free(permit)) => permit,
+        Err(wait) => return Attempt::Busy(wait),
     };
     let resolved = match route {
         Some((host, port)) => d.resolver.resolve_host(&host, port).await.map(|h| vec![h]),
@@ -367,6 +357,42 @@ async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, en
         Attempt::Transient { code: None, why: "DANE: TLSA lookup failed" }
     } else {
         Attempt::Transient { code: None, why: "no mail server of the domain could be reached" }
+    }
+}
+
+/// Where a message gets its connection from.
+enum Slot {
+    /// An idle cached connection (with its slot) that meets the message's needs.
+    Cached(Box<super::pool::Pooled>),
+    /// A free slot for a new connection.
+    Free(DestPermit),
+}
+
+/// Waits (at most [`super::throttle::MAX_WAIT`]) for a cached connection of
+/// this stream or a free slot, whichever comes first. Cached connections
+/// hold slots, so a waiter must look in the cache too: a finished delivery
+/// parks its connection there instead of freeing its slot. Cached
+/// connections that do not suit this message (or belong to the other
+/// stream) are closed to free their slots.
+async fn slot(d: &Deliverer, stream: Category, domain: &str, needs: Needs) -> Result<Slot, Duration> {
+    let deadline = std::time::Instant::now() + super::throttle::MAX_WAIT;
+    loop {
+        while let Some(pooled) = d.pool.take(stream, domain) {
+            if needs.met_by(&pooled.conn) {
+                return Ok(Slot::Cached(Box::new(pooled)));
+            }
+            pooled.conn.quit().await;
+        }
+        if let Some(permit) = d.throttle.try_connection(domain) {
+            return Ok(Slot::Free(permit));
+        }
+        if d.pool.evict(domain).await > 0 {
+            continue;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Duration::from_secs(1));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Waiting longer than this for a connection slot or a rate token gives up
-/// (the recipient is requeued).
+/// (the recipient is requeued). The slot wait is in `send.rs`, because a
+/// slot may come free as a cached connection.
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 
 struct Destination {
@@ -91,16 +92,6 @@ impl Throttle {
         self.destination(domain).slots.clone().try_acquire_owned().ok().map(|slot| DestPermit { _slot: slot })
     }
 
-    /// A connection slot, waiting at most [`MAX_WAIT`]; `Err` says when to
-    /// try again.
-    pub async fn connection(&self, domain: &str) -> Result<DestPermit, Duration> {
-        let slots = self.destination(domain).slots.clone();
-        match tokio::time::timeout(MAX_WAIT, slots.acquire_owned()).await {
-            Ok(Ok(slot)) => Ok(DestPermit { _slot: slot }),
-            _ => Err(Duration::from_secs(1)),
-        }
-    }
-
     /// A rate token for one message, waiting at most [`MAX_WAIT`]; `Err`
     /// says when to try again.
     pub async fn message(&self, domain: &str) -> Result<(), Duration> {
@@ -144,15 +135,15 @@ mod tests {
         assert!((0..1000).all(|_| b.take(t0).is_ok()));
     }
 
-    #[tokio::test]
-    async fn connections_are_limited_per_destination() {
+    #[test]
+    fn connections_are_limited_per_destination() {
         let t = Throttle::new(|d| if d == "slow.example" { (2, 0) } else { (20, 0) });
-        let a = t.connection("slow.example").await.unwrap();
-        let _b = t.connection("SLOW.example").await.unwrap();
-        assert!(t.connection("slow.example").await.is_err(), "a third connection waits and gives up");
-        assert!(t.connection("other.example").await.is_ok(), "other destinations are not affected");
+        let a = t.try_connection("slow.example").unwrap();
+        let _b = t.try_connection("SLOW.example").unwrap();
+        assert!(t.try_connection("slow.example").is_none(), "no third connection");
+        assert!(t.try_connection("other.example").is_some(), "other destinations are not affected");
         drop(a);
-        assert!(t.connection("slow.example").await.is_ok(), "a released slot is reused");
+        assert!(t.try_connection("slow.example").is_some(), "a released slot is reused");
     }
 
     #[tokio::test]

@@ -43,6 +43,10 @@ pub struct EnvelopeMeta {
     /// `X-Sealpost-Policy`); overrides the tenant's and the domain's.
     #[serde(default)]
     pub policy: Option<crate::config::PolicyMode>,
+    /// The mailbox owner an imported message came from (eDiscovery custodian);
+    /// for sent mail the custodian is the sender.
+    #[serde(default)]
+    pub custodian: Option<String>,
 }
 
 /// How a recipient was addressed.

@@ -3,7 +3,7 @@
 //! "by id alone" lookup for messages, keys or queue entries.
 
 use sealpost_audit::{ChainHead, Checkpoint, StoredEvent};
-use sealpost_model::{ApiKeyId, Category, MessageId, RecipientId, Role, Scope, TenantId, UserId};
+use sealpost_model::{ApiKeyId, Category, EventId, MessageId, RecipientId, Role, Scope, TenantId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -185,6 +185,27 @@ impl Store {
                 Ok((tenant_of(r)?, id))
             })
             .collect()
+    }
+
+    /// A logged search of the tenant.
+    pub async fn search_log(&self, tenant: &TenantId, id: &EventId) -> Result<Option<SearchLogRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, actor, at_micros, sealed FROM search_log WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(id.to_string())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.map(|r| {
+            Ok(SearchLogRecord {
+                id: EventId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("search log id"))?,
+                tenant: tenant_of(&r)?,
+                actor: r.try_get("actor")?,
+                at: r.try_get("at_micros")?,
+                sealed: r.try_get("sealed")?,
+            })
+        })
+        .transpose()
     }
 
     /// The tenant's message with this content hash, if one is stored.

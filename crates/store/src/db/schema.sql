@@ -5,6 +5,7 @@ CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, tenant_id TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL, size BIGINT NOT NULL, kek_version BIGINT NOT NULL, wrapped_dek BLOB NOT NULL, sealed_meta BLOB NOT NULL, blob_ref TEXT NOT NULL, state TEXT NOT NULL, content_hash BLOB, message_date BIGINT, indexed BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS messages_by_hash ON messages (tenant_id, content_hash);
 CREATE INDEX IF NOT EXISTS messages_unindexed ON messages (indexed, created_at);
+CREATE TABLE IF NOT EXISTS search_log (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, actor TEXT NOT NULL, at_micros BIGINT NOT NULL, sealed BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_by_tenant ON messages (tenant_id, created_at);
 CREATE TABLE IF NOT EXISTS queue (id TEXT PRIMARY KEY, message_id TEXT NOT NULL, tenant_id TEXT NOT NULL, rcpt_index BIGINT NOT NULL, state TEXT NOT NULL, next_attempt_at BIGINT NOT NULL, attempts BIGINT NOT NULL, lease_until BIGINT, lease_owner TEXT, method TEXT, tls_version TEXT, tls_cipher TEXT, last_code BIGINT, updated_at BIGINT, stream TEXT NOT NULL DEFAULT 'transactional', delay_notified BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS queue_by_message ON queue (message_id);

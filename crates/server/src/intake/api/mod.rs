@@ -10,6 +10,7 @@ mod keys;
 mod messages;
 mod portal;
 mod request;
+mod search;
 mod settings;
 mod webhooks;
 
@@ -49,6 +50,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/webhooks", post(webhooks::add).get(webhooks::list))
         .route("/v1/webhooks/{id}", delete(webhooks::remove))
         .route("/v1/settings", get(settings::get).put(settings::put))
+        .route("/v1/search", get(search::search))
         .route("/p/{token}", get(portal::pickup))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(body_limit))
