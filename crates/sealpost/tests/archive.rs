@@ -76,7 +76,16 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn every_operator_finds_exactly_the_known_answers() {
-    let server = Server::start(Backend::Embedded);
+    search_corpus(Backend::Embedded);
+}
+
+#[test]
+fn search_on_postgresql_and_s3() {
+    search_corpus(Backend::ScaleOut);
+}
+
+fn search_corpus(backend: Backend) {
+    let server = Server::start(backend);
     let csv = base64::engine::general_purpose::STANDARD.encode("date,glucose\n2026-11-01,131\n");
     let a = send(
         &server,
@@ -222,7 +231,16 @@ fn manifest_shas(path: &Path) -> BTreeSet<String> {
 
 #[test]
 fn import_keeps_everything_once_and_export_round_trips() {
-    let server = Server::start(Backend::Embedded);
+    import_export(Backend::Embedded);
+}
+
+#[test]
+fn import_and_export_on_postgresql_and_s3() {
+    import_export(Backend::ScaleOut);
+}
+
+fn import_export(backend: Backend) {
+    let server = Server::start(backend);
     let dir = tempfile::tempdir().expect("tempdir");
     let originals: Vec<String> = vec![
         message(1, "Plain note."),
