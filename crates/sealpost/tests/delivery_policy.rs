@@ -89,6 +89,8 @@ notice_from = "no-reply@clinic.test"
     let settings = json!({
         "domain_policies": {"portal.test": "portal-always"},
         "category_rules": [{"sender": "@news.clinic.test", "category": "marketing"}],
+        "dictionary": ["Quokka Lagoon"],
+        "mrn_patterns": ["ACCT-\\d{6}"],
     });
     let (st, b) = put_settings(&server, &settings);
     assert_eq!(st, 200, "{b}");
@@ -113,10 +115,13 @@ notice_from = "no-reply@clinic.test"
     assert_eq!(st, 202, "{b}");
     let by_header = b["id"].as_str().expect("id").to_owned();
     let plain = send(&server, msg("d@open.test", "no-policy-body"));
+    // The tenant's dictionary and MRN pattern make these PHI: no verified TLS there, so the portal.
+    let by_dictionary = send(&server, msg("f@open.test", "dictionary-body about quokka  lagoon"));
+    let by_mrn = send(&server, msg("g@open.test", "mrn-body for ACCT-123456"));
     let news =
         send(&server, json!({"from": "letters@news.clinic.test", "to": "e@open.test", "text": "newsletter-body"}));
 
-    for id in [&by_domain, &by_field, &by_header] {
+    for id in [&by_domain, &by_field, &by_header, &by_dictionary, &by_mrn] {
         let s = wait_state(&server, id, "portal", Duration::from_secs(60));
         assert_eq!(s["recipients"][0]["state"], "portal", "{id}: {s}");
     }
@@ -127,7 +132,7 @@ notice_from = "no-reply@clinic.test"
     assert_eq!(server.api_state(&news)["category"], "marketing", "the tenant's category rule applied");
     assert_eq!(server.api_state(&plain)["category"], "transactional");
     let seen = all_data(&open);
-    for body in ["domain-policy-body", "message-policy-body", "header-policy-body"] {
+    for body in ["domain-policy-body", "message-policy-body", "header-policy-body", "dictionary-body", "mrn-body"] {
         assert!(!seen.contains(body), "{body} went by SMTP despite a portal policy");
     }
     for body in ["no-policy-body", "newsletter-body"] {
