@@ -5,3 +5,7 @@
 //! and can be imported (`import.rs`) and exported (`export.rs`).
 
 pub mod index;
+pub mod disposal;
+pub mod holds;
+pub mod retention;
+pub mod review;
