@@ -339,3 +339,49 @@ async fn test_pause() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A disposal certificate as shown to authorized callers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateView {
+    /// Certificate id.
+    pub id: String,
+    /// The disposed message.
+    pub message: String,
+    /// SHA-256 (hex) of the original bytes.
+    pub sha256: String,
+    /// The deciding rule.
+    pub rule: Option<String>,
+    /// `dispose`, or `review` (approved by a reviewer).
+    pub action: String,
+    /// RFC 3339.
+    pub message_date: String,
+    /// RFC 3339 (absent for messages kept indefinitely).
+    pub retain_until: Option<String>,
+    /// RFC 3339.
+    pub disposed_at: String,
+    /// Audit actor of the run or reviewer.
+    pub actor: String,
+}
+
+impl App {
+    /// The tenant's disposal certificates, oldest first.
+    pub async fn disposal_certificates(&self, tenant: &TenantId) -> Result<Vec<CertificateView>, ArchiveError> {
+        let mut out = Vec::new();
+        for c in self.store.disposal_certificates(tenant).await? {
+            let sha = self.root().open_secret(&format!("disposal-certificate/{tenant}/{}", c.id), &c.sealed_sha256)?;
+            out.push(CertificateView {
+                id: c.id.to_string(),
+                message: c.message.to_string(),
+                sha256: String::from_utf8_lossy(&sha).into_owned(),
+                rule: c.rule,
+                action: c.action,
+                message_date: sealpost_audit::rfc3339_micros(c.message_date),
+                retain_until: (c.retain_until != sealpost_store::RETAIN_INDEFINITELY)
+                    .then(|| sealpost_audit::rfc3339_micros(c.retain_until)),
+                disposed_at: sealpost_audit::rfc3339_micros(c.disposed_at),
+                actor: c.actor,
+            });
+        }
+        Ok(out)
+    }
+}

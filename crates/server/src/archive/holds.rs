@@ -219,10 +219,17 @@ impl App {
         Ok(self.root().seal_secret(&hold_secret(tenant, id), &json)?)
     }
 
-    /// Checks a person's user name and password for acting on holds from
-    /// the CLI (verified like a login); the role must be admin, compliance
-    /// or legal. A failure is audited (`login.failed`, no name recorded).
-    pub async fn authenticate_person(&self, username: &str, password: &str) -> Result<Principal, ArchiveError> {
+    /// Checks a person's user name and password for acting on holds or the
+    /// disposition queue from the CLI (verified like a login); the role
+    /// must be admin, compliance or legal. A wrong password is audited as
+    /// `login.failed` (no name recorded), a role that may not act as a
+    /// failed `purpose`.
+    pub async fn authenticate_person(
+        &self,
+        username: &str,
+        password: &str,
+        purpose: Action,
+    ) -> Result<Principal, ArchiveError> {
         let user = self.store.user_by_name(username).await?;
         let ok = match &user {
             Some(u) => {
@@ -244,9 +251,10 @@ impl App {
             self.audit(vec![ev]).await?;
             return Err(ArchiveError::Refused("wrong user name or password".into()));
         };
-        let p = Principal::User { id: user.id, tenant: user.tenant, role: user.role };
+        let p = Principal::User { id: user.id, tenant: user.tenant.clone(), role: user.role };
         if !may_manage_holds(&p) {
-            return Err(ArchiveError::Refused(format!("role {} may not act on legal holds", user.role)));
+            let text = format!("role {} may not act on legal holds or disposition reviews", user.role);
+            return Err(self.refuse(&user.tenant, &p, purpose, None, "not-authorized", text).await);
         }
         Ok(p)
     }
@@ -280,7 +288,7 @@ impl App {
         reason: &str,
         scope: HoldScope,
     ) -> Result<HoldId, ArchiveError> {
-        if !may_manage_holds(p) {
+        if !may_manage_holds(p) || p.tenant() != tenant {
             return Err(self
                 .refuse(tenant, p, Action::HoldCreated, None, "not-authorized", "may not create legal holds".into())
                 .await);
@@ -349,7 +357,7 @@ impl App {
         justification: &str,
     ) -> Result<(), ArchiveError> {
         let action = Action::HoldReleaseRequested;
-        if !may_manage_holds(p) {
+        if !may_manage_holds(p) || p.tenant() != tenant {
             let text = "may not release legal holds".to_owned();
             return Err(self.refuse(tenant, p, action, Some(*id), "not-authorized", text).await);
         }
@@ -386,7 +394,7 @@ impl App {
         id: &HoldId,
     ) -> Result<(), ArchiveError> {
         let action = Action::HoldReleased;
-        if !may_manage_holds(p) {
+        if !may_manage_holds(p) || p.tenant() != tenant {
             let text = "may not release legal holds".to_owned();
             return Err(self.refuse(tenant, p, action, Some(*id), "not-authorized", text).await);
         }

@@ -4,8 +4,8 @@
 //! disposed of by crypto-shredding when its time is up (`disposal.rs`),
 //! and can be imported (`import.rs`) and exported (`export.rs`).
 
-pub mod index;
 pub mod disposal;
 pub mod holds;
+pub mod index;
 pub mod retention;
 pub mod review;
