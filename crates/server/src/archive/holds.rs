@@ -459,8 +459,15 @@ impl App {
     }
 
     /// Ids of the tenant's live messages the hold named `name` covers (for
-    /// the search operator `hold:NAME`). A released hold covers nothing.
-    pub async fn held_ids(&self, tenant: &TenantId, name: &str) -> Result<Vec<MessageId>, ArchiveError> {
+    /// the search operator `hold:NAME`). A released or unknown hold covers nothing.
+    pub async fn held_ids(&self, tenant: &TenantId, name: &str) -> Result<Vec<MessageId>, ServerError> {
+        self.held_ids_inner(tenant, name).await.map_err(|e| match e {
+            ArchiveError::Server(e) => e,
+            other => ServerError::State(other.to_string()),
+        })
+    }
+
+    async fn held_ids_inner(&self, tenant: &TenantId, name: &str) -> Result<Vec<MessageId>, ArchiveError> {
         let Some(r) = self.store.hold_by_name(tenant, &self.hold_name_hash(tenant, name)).await? else {
             return Ok(Vec::new());
         };

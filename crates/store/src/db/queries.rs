@@ -550,7 +550,11 @@ impl Store {
     }
 }
 
-fn id_of<T>(row: &AnyRow, column: &str, parse: impl Fn(&str) -> Result<T, sealpost_model::IdError>) -> Result<T, StoreError> {
+fn id_of<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: impl Fn(&str) -> Result<T, sealpost_model::IdError>,
+) -> Result<T, StoreError> {
     parse(&row.try_get::<String, _>(column)?).map_err(|_| corrupt(column))
 }
 
@@ -568,8 +572,7 @@ fn retention_from(r: &AnyRow) -> Result<RetentionRecord, StoreError> {
     })
 }
 
-const RETENTION_COLUMNS: &str =
-    "id, message_date, category, retain_until, retention_rule, retention_action, retention_version, extended_until, disposed_at";
+const RETENTION_COLUMNS: &str = "id, message_date, category, retain_until, retention_rule, retention_action, retention_version, extended_until, disposed_at";
 
 const HOLD_COLUMNS: &str = "id, tenant_id, name_hash, sealed, state, created_at, created_by, release_requested_by, \
      release_requested_at, released_by, released_at";
