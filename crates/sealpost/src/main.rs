@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sealpost_audit::{Action, Actor, NewEvent, Outcome, VerifyReport};
 use sealpost_model::{ApiKeyId, MessageId, Role, Scope, TenantId};
 use sealpost_server::app::{App, system_tenant};
+use sealpost_server::archive::disposal::RunOptions;
+use sealpost_server::archive::holds::HoldScope;
+use sealpost_server::archive::retention;
 use sealpost_server::bootstrap::{self, InitOutput};
 use sealpost_server::config::Config;
 
@@ -92,6 +95,174 @@ enum Command {
     Settings {
         #[command(subcommand)]
         command: SettingsCommand,
+    },
+    /// Retention policies, disposal runs, the disposition queue and disposal
+    /// certificates (R-AR-2, R-AR-3); see docs/design/retention.md.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Legal holds (R-AR-4). Acting commands name the person with `--user`
+    /// (role admin, compliance or legal) and read the password from SEALPOST_PASSWORD.
+    Hold {
+        #[command(subcommand)]
+        command: HoldCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Show or replace a tenant's retention policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Evaluate, then dispose of expired, un-held messages (crypto-shredding).
+    Run {
+        /// Report what would be disposed of; dispose of nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A fixed clock, YYYY-MM-DD (default: now).
+        #[arg(long)]
+        now: Option<String>,
+        /// Only this tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// The disposition queue: expired messages whose rule says `review`.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+    /// Disposal certificates (ids, SHA-256 of the original, rule, times).
+    Certificates {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print the policy (TOML) with its version.
+    Show {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Replace the policy with a TOML or JSON file (`-` for standard input).
+    Set {
+        /// The policy document.
+        file: PathBuf,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// List messages waiting for review.
+    List {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// A fixed clock, YYYY-MM-DD.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Approve a message's disposal; it is disposed of now unless held.
+    Approve {
+        /// Message id.
+        id: String,
+        /// The reviewer (password from SEALPOST_PASSWORD).
+        #[arg(long)]
+        user: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// A fixed clock, YYYY-MM-DD.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Keep a message until DATE; it returns to the queue then.
+    Extend {
+        /// Message id.
+        id: String,
+        /// New date, YYYY-MM-DD.
+        #[arg(long)]
+        until: String,
+        /// The reviewer (password from SEALPOST_PASSWORD).
+        #[arg(long)]
+        user: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// A fixed clock, YYYY-MM-DD.
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HoldCommand {
+    /// Create a hold; every scope part given must match (none: every message).
+    Create {
+        /// The matter's name (unique in the tenant).
+        #[arg(long)]
+        name: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// A custodian's address (repeatable).
+        #[arg(long = "custodian")]
+        custodians: Vec<String>,
+        /// First message date covered, YYYY-MM-DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last message date covered, YYYY-MM-DD.
+        #[arg(long)]
+        until: Option<String>,
+        /// A search query.
+        #[arg(long)]
+        query: Option<String>,
+        /// The person creating it.
+        #[arg(long)]
+        user: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// List holds (JSON).
+    List {
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Ask for a hold's release (first person), with a written justification.
+    Release {
+        /// Hold id.
+        id: String,
+        /// Why the hold can end.
+        #[arg(long)]
+        justification: String,
+        /// The person asking.
+        #[arg(long)]
+        user: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Approve a requested release (a second person, not the requester).
+    ApproveRelease {
+        /// Hold id.
+        id: String,
+        /// The approving person.
+        #[arg(long)]
+        user: String,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
     },
 }
 
@@ -362,9 +533,20 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Message { command: MessageCommand::Show { id, raw, tenant: t } } => {
             let app = open(&data).await?;
             let id = MessageId::parse(&id).context("message id")?;
+            let retention = app.retention_of(&tenant(&t)?, &id).await;
+            if let Ok(Some(r)) = &retention
+                && r.disposed_at.is_some()
+                && !raw
+            {
+                app.store.close().await;
+                let state = serde_json::json!({ "id": id.to_string(), "state": "disposed", "retention": r });
+                println!("{}", serde_json::to_string_pretty(&state)?);
+                return Ok(0);
+            }
             let m = app.open_message(&tenant(&t)?, &id, Actor::cli(), raw).await;
             app.store.close().await;
             let m = m?;
+            let retention = retention?;
             if let Some(bytes) = m.raw {
                 std::io::stdout().write_all(&bytes)?;
             } else {
@@ -376,6 +558,7 @@ async fn run(cli: Cli) -> Result<i32> {
                     "size": m.record.size,
                     "sha256": m.meta.sha256,
                     "recipients": m.recipients.iter().map(|r| serde_json::json!({"id": r.id.to_string(), "state": r.state})).collect::<Vec<_>>(),
+                    "retention": retention,
                 });
                 println!("{}", serde_json::to_string_pretty(&state)?);
             }
@@ -534,6 +717,18 @@ async fn run(cli: Cli) -> Result<i32> {
             r?;
             println!("tenant {t}: settings saved");
         }
+        Command::Retention { command } => {
+            let app = open(&data).await?;
+            let r = retention_command(&app, command).await;
+            app.store.close().await;
+            return r;
+        }
+        Command::Hold { command } => {
+            let app = open(&data).await?;
+            let r = hold_command(&app, command).await;
+            app.store.close().await;
+            r?;
+        }
         Command::Keys { command: KeysCommand::Rotate { tenant: t } } => {
             let app = open(&data).await?;
             let r = app.rotate_kek(&tenant(&t)?, Actor::cli()).await;
@@ -611,4 +806,128 @@ async fn verify_audit(app: &App) -> Result<VerifyReport> {
     }
     let checkpoints: Vec<_> = checkpoints.into_iter().filter(|c| c.seq <= head.seq).collect();
     Ok(sealpost_audit::verify(events, &checkpoints, Some(&head), &keys))
+}
+
+/// `--now DATE` as unix micros (default: the real clock).
+fn now_arg(now: Option<&str>) -> Result<i64> {
+    match now {
+        None => Ok(sealpost_model::now_micros()),
+        Some(t) => retention::parse_date(t).map(retention::date_micros).context("--now: expected YYYY-MM-DD"),
+    }
+}
+
+/// The person named by `--user`, with the password from SEALPOST_PASSWORD.
+async fn person(app: &App, user: &str, purpose: Action) -> Result<sealpost_server::auth::Principal> {
+    let password = std::env::var("SEALPOST_PASSWORD").context("set SEALPOST_PASSWORD to the user's password")?;
+    Ok(app.authenticate_person(user, &password, purpose).await?)
+}
+
+fn read_text(file: &Path) -> Result<String> {
+    if file.as_os_str() == "-" {
+        Ok(std::io::read_to_string(std::io::stdin())?)
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))
+    }
+}
+
+async fn retention_command(app: &App, command: RetentionCommand) -> Result<i32> {
+    match command {
+        RetentionCommand::Policy { command: PolicyCommand::Show { tenant: t } } => {
+            let p = app.retention_policy(&tenant(&t)?).await?;
+            println!("# retention policy version {}\n{}", p.version, p.policy.to_toml());
+        }
+        RetentionCommand::Policy { command: PolicyCommand::Set { file, tenant: t } } => {
+            let text = read_text(&file)?;
+            // JSON documents start with `{`; anything else is read as TOML.
+            let policy = if text.trim_start().starts_with('{') {
+                serde_json::from_str::<sealpost_retention::Policy>(&text).context("policy JSON")?
+            } else {
+                sealpost_retention::Policy::from_toml(&text).context("policy TOML")?
+            };
+            let version = app.put_retention_policy(&tenant(&t)?, Actor::cli(), policy).await?;
+            println!("tenant {t}: retention policy version {version} saved");
+        }
+        RetentionCommand::Run { dry_run, now, tenant: t } => {
+            let opts = RunOptions { now: now_arg(now.as_deref())?, dry_run, actor: Actor::cli() };
+            let results = match t {
+                Some(t) => {
+                    let t = tenant(&t)?;
+                    let r = app.run_retention(&t, &opts).await;
+                    vec![(t, r)]
+                }
+                None => app.run_retention_all(&opts).await,
+            };
+            let mut failed = false;
+            let mut out = serde_json::Map::new();
+            for (t, r) in results {
+                match r {
+                    Ok(report) => {
+                        failed |= report.failed > 0;
+                        out.insert(t.to_string(), serde_json::to_value(&report)?);
+                    }
+                    Err(e) => {
+                        failed = true;
+                        out.insert(t.to_string(), serde_json::json!({ "error": e.to_string() }));
+                    }
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            return Ok(if failed { 1 } else { 0 });
+        }
+        RetentionCommand::Review { command: ReviewCommand::List { tenant: t, now } } => {
+            let items = app.review_queue(&tenant(&t)?, now_arg(now.as_deref())?).await?;
+            println!("{}", serde_json::to_string_pretty(&items)?);
+        }
+        RetentionCommand::Review { command: ReviewCommand::Approve { id, user, tenant: t, now } } => {
+            let p = person(app, &user, Action::DispositionReviewed).await?;
+            if p.tenant() != &tenant(&t)? {
+                bail!("user {user} belongs to another tenant");
+            }
+            let id = MessageId::parse(&id).context("message id")?;
+            app.approve_review(&tenant(&t)?, &id, p.actor(), now_arg(now.as_deref())?).await?;
+            println!("message {id}: disposal approved; disposed");
+        }
+        RetentionCommand::Review { command: ReviewCommand::Extend { id, until, user, tenant: t, now } } => {
+            let p = person(app, &user, Action::DispositionReviewed).await?;
+            if p.tenant() != &tenant(&t)? {
+                bail!("user {user} belongs to another tenant");
+            }
+            let id = MessageId::parse(&id).context("message id")?;
+            let date = retention::parse_date(&until).context("--until: expected YYYY-MM-DD")?;
+            app.extend_review(&tenant(&t)?, &id, date, p.actor(), now_arg(now.as_deref())?).await?;
+            println!("message {id}: kept until {until}");
+        }
+        RetentionCommand::Certificates { tenant: t } => {
+            let certs = app.disposal_certificates(&tenant(&t)?).await?;
+            println!("{}", serde_json::to_string_pretty(&certs)?);
+        }
+    }
+    Ok(0)
+}
+
+async fn hold_command(app: &App, command: HoldCommand) -> Result<()> {
+    match command {
+        HoldCommand::Create { name, reason, custodians, from, until, query, user, tenant: t } => {
+            let p = person(app, &user, Action::HoldCreated).await?;
+            let scope = HoldScope { custodians, from, until, query };
+            let id = app.create_hold(&tenant(&t)?, &p, &name, &reason, scope).await?;
+            println!("{id}");
+        }
+        HoldCommand::List { tenant: t } => {
+            println!("{}", serde_json::to_string_pretty(&app.list_holds(&tenant(&t)?).await?)?);
+        }
+        HoldCommand::Release { id, justification, user, tenant: t } => {
+            let p = person(app, &user, Action::HoldReleaseRequested).await?;
+            let id = sealpost_model::RecipientId::parse(&id).context("hold id")?;
+            app.request_hold_release(&tenant(&t)?, &p, &id, &justification).await?;
+            println!("hold {id}: release requested; a second person must approve it (hold approve-release)");
+        }
+        HoldCommand::ApproveRelease { id, user, tenant: t } => {
+            let p = person(app, &user, Action::HoldReleased).await?;
+            let id = sealpost_model::RecipientId::parse(&id).context("hold id")?;
+            app.approve_hold_release(&tenant(&t)?, &p, &id).await?;
+            println!("hold {id}: released");
+        }
+    }
+    Ok(())
 }

@@ -41,6 +41,33 @@ pub struct Config {
     /// Outbound delivery.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Retention and disposal (R-AR-2, R-AR-3).
+    #[serde(default)]
+    pub archive: ArchiveConfig,
+}
+
+/// `[archive]`: the disposal schedule and the state medical-record table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Hours between scheduled disposal runs (the first runs 5 minutes
+    /// after start); 0 turns the schedule off (`sealpost retention run` still works).
+    #[serde(default = "default_disposal_interval")]
+    pub disposal_interval_hours: u64,
+    /// An edited copy of the state medical-record table (TOML, the shipped
+    /// file's format); none: the shipped table.
+    #[serde(default)]
+    pub state_table: Option<PathBuf>,
+}
+
+fn default_disposal_interval() -> u64 {
+    24
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self { disposal_interval_hours: default_disposal_interval(), state_table: None }
+    }
 }
 
 /// Delivery policy mode (R-DL-2): per tenant, per domain, per message.
@@ -603,6 +630,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
+            archive: ArchiveConfig::default(),
         }
     }
 }

@@ -80,6 +80,7 @@ pub async fn serve(
         bound
             .push(("delivery workers".to_owned(), "0.0.0.0:0".parse().map_err(|_| ServerError::State("addr".into()))?));
     }
+    tasks.push(tokio::spawn(archive::disposal::run_schedule(app.clone())));
     let mut started = vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStarted, Outcome::Success)];
     let mut ops = Vec::new();
     if let Some(op) = config_change(&app).await? {

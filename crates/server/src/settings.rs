@@ -53,6 +53,11 @@ pub struct TenantSettings {
     /// Category by sender when the message names none (first match wins).
     #[serde(default)]
     pub category_rules: Vec<CategoryRule>,
+    /// The US state (postal code, e.g. `CA`) whose medical-record law
+    /// governs the tenant's mail when a message names none (metadata
+    /// `jurisdiction`); retention adds that state's rule (R-AR-2).
+    #[serde(default)]
+    pub jurisdiction: Option<String>,
 }
 
 /// "Mail from these senders is of this category."
@@ -86,6 +91,11 @@ impl TenantSettings {
             if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) {
                 return Err("portal_domains/domain_policies: not a domain name".into());
             }
+        }
+        if let Some(j) = &self.jurisdiction
+            && sealpost_retention::UsState::parse(j).is_err()
+        {
+            return Err("jurisdiction: not a US state postal code (e.g. CA)".into());
         }
         for r in &self.category_rules {
             let body = r.sender.trim_start_matches('@').trim_start_matches("*.");

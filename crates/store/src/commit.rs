@@ -104,6 +104,27 @@ pub enum Op {
         /// `hard_bounce`, `unsubscribe`, `complaint`.
         reason: String,
     },
+    /// Store messages' evaluated retention.
+    SetRetention(Vec<RetentionUpdate>),
+    /// A reviewer postponed a message's disposal until `until` (unix micros).
+    ExtendRetention {
+        /// Tenant.
+        tenant: TenantId,
+        /// The message.
+        message: MessageId,
+        /// New earliest disposal time.
+        until: i64,
+    },
+    /// Create a legal hold; bumps the tenant's holds version.
+    PutHold(HoldRecord),
+    /// Change a hold's state; a release bumps the holds version.
+    ChangeHold(HoldChange),
+    /// Crypto-shred one message: checks the holds version, empties its
+    /// wrapped key and sealed metadata, removes its queue rows and portal
+    /// pickups, keeps its certificate. The blob is deleted after the commit.
+    Dispose(Disposal),
+    /// A disposed message's blob is gone: forget its reference.
+    BlobRemoved(TenantId, MessageId),
 }
 
 impl Commit {
@@ -634,7 +655,169 @@ async fn write_op(
             .execute(&mut **tx)
             .await?;
         }
+        Op::SetRetention(updates) => {
+            for u in updates {
+                sqlx::query(
+                    "UPDATE messages SET retain_until = $1, retention_rule = $2, retention_action = $3, \
+                     retention_version = $4 WHERE tenant_id = $5 AND id = $6 AND disposed_at IS NULL",
+                )
+                .bind(u.retain_until)
+                .bind(u.rule.clone())
+                .bind(u.action.clone())
+                .bind(u.version)
+                .bind(u.tenant.as_str().to_owned())
+                .bind(u.message.to_string())
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Op::ExtendRetention { tenant, message, until } => {
+            let done = sqlx::query(
+                "UPDATE messages SET extended_until = $1 WHERE tenant_id = $2 AND id = $3 AND disposed_at IS NULL",
+            )
+            .bind(*until)
+            .bind(tenant.as_str().to_owned())
+            .bind(message.to_string())
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("message {message} not found or already disposed")));
+            }
+        }
+        Op::PutHold(h) => {
+            sqlx::query(
+                "INSERT INTO holds (id, tenant_id, name_hash, sealed, state, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(h.id.to_string())
+            .bind(h.tenant.as_str().to_owned())
+            .bind(h.name_hash.clone())
+            .bind(h.sealed.clone())
+            .bind(h.state.clone())
+            .bind(h.created_at)
+            .bind(h.created_by.clone())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, "a hold with this name already exists"))?;
+            bump_holds_version(tx, &h.tenant).await?;
+        }
+        Op::ChangeHold(c) => {
+            let now = now_micros();
+            let sql = if c.to == "released" {
+                "UPDATE holds SET state = $1, sealed = $2, released_by = $3, released_at = $4 \
+                 WHERE tenant_id = $5 AND id = $6 AND state = $7"
+            } else {
+                "UPDATE holds SET state = $1, sealed = $2, release_requested_by = $3, release_requested_at = $4 \
+                 WHERE tenant_id = $5 AND id = $6 AND state = $7"
+            };
+            let done = sqlx::query(sql)
+                .bind(c.to.clone())
+                .bind(c.sealed.clone())
+                .bind(c.by.clone())
+                .bind(now)
+                .bind(c.tenant.as_str().to_owned())
+                .bind(c.id.to_string())
+                .bind(c.from.clone())
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("hold {} is not {}", c.id, c.from)));
+            }
+            if c.to == "released" {
+                bump_holds_version(tx, &c.tenant).await?;
+            }
+        }
+        Op::Dispose(d) => dispose(tx, d).await?,
+        Op::BlobRemoved(tenant, message) => {
+            sqlx::query(
+                "UPDATE messages SET blob_ref = '' WHERE tenant_id = $1 AND id = $2 AND disposed_at IS NOT NULL",
+            )
+            .bind(tenant.as_str().to_owned())
+            .bind(message.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
     }
+    Ok(())
+}
+
+/// Every hold create or release changes which messages are preserved;
+/// disposal compares this counter inside its own transaction.
+async fn bump_holds_version(tx: &mut Transaction<'static, Any>, tenant: &TenantId) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO holds_version (tenant_id, version) VALUES ($1, 1) \
+         ON CONFLICT (tenant_id) DO UPDATE SET version = holds_version.version + 1",
+    )
+    .bind(tenant.as_str().to_owned())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Disposal of one message. The holds check and the shredding are one
+/// transaction: a hold committed after the caller computed coverage moves
+/// the version, and this commit fails instead of destroying held mail.
+async fn dispose(tx: &mut Transaction<'static, Any>, d: &Disposal) -> Result<(), StoreError> {
+    let tenant = d.tenant.as_str().to_owned();
+    // Writing the row first takes its lock on PostgreSQL (SQLite already
+    // holds the database lock), so a concurrent hold commit either precedes
+    // this read or waits for this transaction to end.
+    sqlx::query(
+        "INSERT INTO holds_version (tenant_id, version) VALUES ($1, 0) \
+         ON CONFLICT (tenant_id) DO UPDATE SET version = holds_version.version",
+    )
+    .bind(tenant.clone())
+    .execute(&mut **tx)
+    .await?;
+    let version: i64 = sqlx::query("SELECT version FROM holds_version WHERE tenant_id = $1")
+        .bind(tenant.clone())
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("version")?;
+    if version != d.holds_version {
+        return Err(StoreError::Conflict(format!(
+            "holds of tenant {} changed during disposal (version {} now {version})",
+            d.tenant, d.holds_version
+        )));
+    }
+    let c = &d.certificate;
+    let done = sqlx::query(
+        "UPDATE messages SET wrapped_dek = $1, sealed_meta = $2, disposed_at = $3, state = 'disposed' \
+         WHERE tenant_id = $4 AND id = $5 AND disposed_at IS NULL",
+    )
+    .bind(Vec::<u8>::new())
+    .bind(Vec::<u8>::new())
+    .bind(c.disposed_at)
+    .bind(tenant.clone())
+    .bind(d.message.to_string())
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict(format!("message {} not found or already disposed", d.message)));
+    }
+    for table in ["queue", "portal_pickups"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant_id = $1 AND message_id = $2")))
+            .bind(tenant.clone())
+            .bind(d.message.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO disposal_certificates (id, tenant_id, message_id, sealed_sha256, rule, action, message_date, \
+         retain_until, disposed_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(c.id.to_string())
+    .bind(tenant)
+    .bind(c.message.to_string())
+    .bind(c.sealed_sha256.clone())
+    .bind(c.rule.clone())
+    .bind(c.action.clone())
+    .bind(c.message_date)
+    .bind(c.retain_until)
+    .bind(c.disposed_at)
+    .bind(c.actor.clone())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

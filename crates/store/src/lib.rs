@@ -76,6 +76,12 @@ impl Store {
         self.inner.blobs.get(blob_ref).await
     }
 
+    /// Deletes a sealed blob (disposal: the local backend punches a hole
+    /// over its bytes, S3 deletes the object).
+    pub async fn delete_blob(&self, blob_ref: &str) -> Result<(), StoreError> {
+        self.inner.blobs.delete(blob_ref).await
+    }
+
     /// The database, for the read queries in [`db`].
     pub(crate) fn db(&self) -> &db::Db {
         &self.inner.db

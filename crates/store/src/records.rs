@@ -376,3 +376,134 @@ pub struct OutboxItem {
     /// Unix micros the event was created (`webhook-timestamp` is the send time).
     pub created_at: i64,
 }
+
+/// `retain_until` of a message kept indefinitely (no end date): later than
+/// any real date, so "expired" stays one SQL comparison.
+pub const RETAIN_INDEFINITELY: i64 = i64::MAX;
+
+/// A message's evaluated retention (R-AR-2), stored in clear columns: dates
+/// and rule ids are not PHI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionUpdate {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The message.
+    pub message: MessageId,
+    /// Unix micros when retention ends ([`RETAIN_INDEFINITELY`]: never).
+    pub retain_until: i64,
+    /// The deciding rule's id (`None`: no rule matched).
+    pub rule: Option<String>,
+    /// `dispose` or `review`.
+    pub action: String,
+    /// The tenant's policy version this was evaluated under.
+    pub version: i64,
+}
+
+/// What the store knows about one message's retention and disposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionRecord {
+    /// The message.
+    pub message: MessageId,
+    /// The message's own date, unix micros.
+    pub message_date: i64,
+    /// Category.
+    pub category: Category,
+    /// Unix micros when retention ends; `None`: not evaluated yet.
+    pub retain_until: Option<i64>,
+    /// The deciding rule.
+    pub rule: Option<String>,
+    /// `dispose` or `review`.
+    pub action: Option<String>,
+    /// The policy version of the evaluation.
+    pub version: Option<i64>,
+    /// A reviewer postponed disposal until then (unix micros).
+    pub extended_until: Option<i64>,
+    /// Set once disposed (unix micros).
+    pub disposed_at: Option<i64>,
+}
+
+/// A legal hold (R-AR-4). Name, reason, scope and justifications are sealed
+/// under the root key; the name is found by a keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRecord {
+    /// Id.
+    pub id: RecipientId,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Keyed hash of the name (unique per tenant).
+    pub name_hash: Vec<u8>,
+    /// The sealed document (name, reason, scope, justification).
+    pub sealed: Vec<u8>,
+    /// `active`, `release_requested` or `released`.
+    pub state: String,
+    /// Unix micros.
+    pub created_at: i64,
+    /// The audit actor text of its creator.
+    pub created_by: String,
+    /// Who asked for release (audit actor text).
+    pub release_requested_by: Option<String>,
+    /// When release was asked for.
+    pub release_requested_at: Option<i64>,
+    /// Who approved the release.
+    pub released_by: Option<String>,
+    /// When it was released.
+    pub released_at: Option<i64>,
+}
+
+/// A hold's state change: from `from` to `to`, by `by`, with a new sealed
+/// document. Fails with a conflict when the hold is not in state `from`.
+#[derive(Debug, Clone)]
+pub struct HoldChange {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The hold.
+    pub id: RecipientId,
+    /// The state it must be in.
+    pub from: String,
+    /// `release_requested` or `released`.
+    pub to: String,
+    /// Audit actor text of the person acting.
+    pub by: String,
+    /// The sealed document after the change.
+    pub sealed: Vec<u8>,
+}
+
+/// Disposal of one message (R-AR-3), with its certificate.
+#[derive(Debug, Clone)]
+pub struct Disposal {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The message.
+    pub message: MessageId,
+    /// The tenant's holds version the caller checked coverage against; the
+    /// commit fails with a conflict if holds changed since.
+    pub holds_version: i64,
+    /// The certificate to keep.
+    pub certificate: CertificateRecord,
+}
+
+/// A disposal certificate: proof of what was destroyed, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    /// Certificate id.
+    pub id: RecipientId,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The disposed message.
+    pub message: MessageId,
+    /// SHA-256 (hex) of the original bytes, sealed under the root key (a
+    /// plain hash of a short message could confirm a guess of its content).
+    pub sealed_sha256: Vec<u8>,
+    /// The deciding rule.
+    pub rule: Option<String>,
+    /// `dispose`, or `review` when a reviewer approved it.
+    pub action: String,
+    /// The message's date, unix micros.
+    pub message_date: i64,
+    /// When its retention ended, unix micros.
+    pub retain_until: i64,
+    /// When it was disposed, unix micros.
+    pub disposed_at: i64,
+    /// Audit actor text of who ran the disposal.
+    pub actor: String,
+}

@@ -114,6 +114,7 @@ backend_tests!(
     a_failed_commit_never_touches_a_stored_blob,
     leases_are_exclusive_and_expire,
     delivery_updates_record_state_events_pickups_and_suppressions,
+    disposal_checks_the_holds_version_in_its_own_transaction,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -761,6 +762,112 @@ async fn a_failed_commit_never_touches_a_stored_blob(env: Env) {
     let result = store.commit(commit_message(&again)).await;
     assert!(result.is_err(), "a second message with the same id was accepted");
     assert_stored(store, &original).await;
+    assert!(verify_audit(store).await.is_ok());
+    store.close().await;
+}
+
+fn hold_record(t: &TenantId, name: &[u8]) -> sealpost_store::HoldRecord {
+    sealpost_store::HoldRecord {
+        id: RecipientId::new(),
+        tenant: t.clone(),
+        name_hash: name.to_vec(),
+        sealed: b"sealed hold".to_vec(),
+        state: "active".into(),
+        created_at: now_micros(),
+        created_by: "cli".into(),
+        release_requested_by: None,
+        release_requested_at: None,
+        released_by: None,
+        released_at: None,
+    }
+}
+
+fn disposal(t: &TenantId, m: &NewMessage, holds_version: i64) -> Commit {
+    let certificate = sealpost_store::CertificateRecord {
+        id: RecipientId::new(),
+        tenant: t.clone(),
+        message: m.id,
+        sealed_sha256: b"sealed sha".to_vec(),
+        rule: Some("hipaa-documentation".into()),
+        action: "dispose".into(),
+        message_date: m.message_date,
+        retain_until: m.message_date + 1,
+        disposed_at: now_micros(),
+        actor: "cli".into(),
+    };
+    Commit {
+        ops: vec![Op::Dispose(sealpost_store::Disposal {
+            tenant: t.clone(),
+            message: m.id,
+            holds_version,
+            certificate,
+        })],
+        events: vec![NewEvent::new(t.clone(), Actor::cli(), Action::MessageDisposed, Outcome::Success).target(m.id)],
+    }
+}
+
+/// R-AR-4: a hold committed after the disposer computed coverage (the
+/// holds version it read) makes the disposal commit fail, changing nothing;
+/// with the current version the message is crypto-shredded in one commit.
+async fn disposal_checks_the_holds_version_in_its_own_transaction(env: Env) {
+    let store = &env.store;
+    let t = tenant("acme");
+    store.commit(Commit { ops: vec![create_tenant(&t)], events: vec![] }).await.unwrap();
+    let m = message(&t, 2, 4096);
+    store.commit(commit_message(&m)).await.unwrap();
+    let seen = store.holds_version(&t).await.unwrap();
+    assert_eq!(seen, 0);
+
+    // A hold lands between the disposer's read and its commit.
+    let hold = hold_record(&t, b"matter-1");
+    store.commit(Commit { ops: vec![Op::PutHold(hold.clone())], events: vec![] }).await.unwrap();
+    assert_eq!(store.holds_version(&t).await.unwrap(), 1);
+    let events_before = event_count(store).await;
+    let err = store.commit(disposal(&t, &m, seen)).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(e) if e.contains("holds")), "{err}");
+    assert_stored(store, &m).await;
+    assert!(store.disposal_certificates(&t).await.unwrap().is_empty());
+    assert_eq!(event_count(store).await, events_before, "no event of the failed commit");
+
+    // A release request does not move the version (still preserving); the release does.
+    let change = |from: &str, to: &str| sealpost_store::HoldChange {
+        tenant: t.clone(),
+        id: hold.id,
+        from: from.into(),
+        to: to.into(),
+        by: "user:a".into(),
+        sealed: b"sealed hold 2".to_vec(),
+    };
+    store
+        .commit(Commit { ops: vec![Op::ChangeHold(change("active", "release_requested"))], events: vec![] })
+        .await
+        .unwrap();
+    assert_eq!(store.holds_version(&t).await.unwrap(), 1);
+    let err = store.commit(Commit { ops: vec![Op::ChangeHold(change("active", "released"))], events: vec![] }).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "a change from the wrong state is refused");
+    store
+        .commit(Commit { ops: vec![Op::ChangeHold(change("release_requested", "released"))], events: vec![] })
+        .await
+        .unwrap();
+    assert_eq!(store.holds_version(&t).await.unwrap(), 2);
+    let released = store.hold(&t, &hold.id).await.unwrap().expect("hold");
+    assert_eq!((released.state.as_str(), released.released_by.as_deref()), ("released", Some("user:a")));
+
+    // With the current version: shredded, queue rows gone, certificate kept.
+    store.commit(disposal(&t, &m, 2)).await.unwrap();
+    let rec = store.message(&t, &m.id).await.unwrap().expect("row kept");
+    assert!(rec.wrapped_dek.is_empty() && rec.sealed_meta.is_empty(), "key and metadata destroyed");
+    assert_eq!(rec.state, "disposed");
+    assert!(store.recipients(&t, &m.id).await.unwrap().is_empty());
+    assert!(store.message_retention(&t, &m.id).await.unwrap().expect("retention").disposed_at.is_some());
+    assert_eq!(store.disposal_certificates(&t).await.unwrap().len(), 1);
+    assert_eq!(store.disposed_blobs(&t, 10).await.unwrap(), vec![(m.id, rec.blob_ref.clone())]);
+    store.delete_blob(&rec.blob_ref).await.unwrap();
+    store.commit(Commit { ops: vec![Op::BlobRemoved(t.clone(), m.id)], events: vec![] }).await.unwrap();
+    assert!(store.disposed_blobs(&t, 10).await.unwrap().is_empty());
+    store.compact_after_disposal().await.unwrap();
+    // Disposing twice is a conflict, not a second certificate.
+    assert!(matches!(store.commit(disposal(&t, &m, 2)).await, Err(StoreError::Conflict(_))));
     assert!(verify_audit(store).await.is_ok());
     store.close().await;
 }

@@ -181,7 +181,7 @@ impl App {
         if per_page == 0 || per_page > MAX_PER_PAGE {
             return Err(SearchFailure::Page);
         }
-        let page_result = self.run_query(tenant, &parsed, page, per_page).await?;
+        let page_result = self.run_query(tenant, &parsed, page, per_page, true).await?;
         let log_id = self.log_query(tenant, &actor, query).await?;
         let event = NewEvent::new(tenant.clone(), actor, Action::SearchPerformed, Outcome::Success)
             .detail("query", DetailValue::id(log_id))
@@ -226,11 +226,13 @@ impl App {
         query: &Query,
         page: usize,
         per_page: usize,
+        resolve_holds: bool,
     ) -> Result<(usize, Vec<(MessageId, i64)>), SearchFailure> {
         let Some(index) = self.index(tenant)? else { return Ok((0, Vec::new())) };
         let mut holds = HashMap::new();
-        for name in hold_names(query) {
-            let ids = self.held_ids(tenant, &name).await?;
+        for name in hold_names(query).into_iter().filter(|_| resolve_holds) {
+            // Boxed: a hold's own scope query is run through here (without holds).
+            let ids = Box::pin(self.held_ids(tenant, &name)).await?;
             holds.insert(name, ids.iter().map(ToString::to_string).collect::<Vec<_>>());
         }
         let query = query.clone();
@@ -252,10 +254,24 @@ impl App {
     /// R-AR-5), newest first, as of the index's last commit; not audited as
     /// a search (callers audit what they do with them: holds, exports).
     pub async fn matching_ids(&self, tenant: &TenantId, query: &str) -> Result<Vec<MessageId>, ServerError> {
+        self.all_matching(tenant, query, true).await
+    }
+
+    /// [`App::matching_ids`] where `hold:NAME` matches nothing: for a hold's
+    /// own scope query, so holds cannot be defined by (or loop through) holds.
+    pub async fn matching_ids_without_holds(
+        &self,
+        tenant: &TenantId,
+        query: &str,
+    ) -> Result<Vec<MessageId>, ServerError> {
+        self.all_matching(tenant, query, false).await
+    }
+
+    async fn all_matching(&self, tenant: &TenantId, query: &str, holds: bool) -> Result<Vec<MessageId>, ServerError> {
         let parsed = sealpost_search::query::parse(query).map_err(|e| ServerError::Invalid(format!("query: {e}")))?;
         let mut all = Vec::new();
         for page in 0.. {
-            let (total, hits) = match self.run_query(tenant, &parsed, page, MAX_PER_PAGE).await {
+            let (total, hits) = match self.run_query(tenant, &parsed, page, MAX_PER_PAGE, holds).await {
                 Ok(r) => r,
                 Err(SearchFailure::Server(e)) => return Err(e),
                 Err(e) => return Err(ServerError::Invalid(e.to_string())),
@@ -306,14 +322,5 @@ fn hold_names(q: &Query) -> Vec<String> {
         Query::And(parts) | Query::Or(parts) => parts.iter().flat_map(hold_names).collect(),
         Query::Not(inner) => hold_names(inner),
         _ => Vec::new(),
-    }
-}
-
-impl App {
-    /// Ids of the messages a legal hold named `name` covers (for `hold:`).
-    /// Interim: no holds exist until the holds module lands (then this moves there).
-    pub async fn held_ids(&self, tenant: &TenantId, name: &str) -> Result<Vec<MessageId>, ServerError> {
-        let _ = (tenant, name);
-        Ok(Vec::new())
     }
 }

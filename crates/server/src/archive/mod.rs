@@ -4,6 +4,10 @@
 //! disposed of by crypto-shredding when its time is up (`disposal.rs`),
 //! and can be imported (`import.rs`) and exported (`export.rs`).
 
+pub mod disposal;
 pub mod export;
+pub mod holds;
 pub mod import;
 pub mod index;
+pub mod retention;
+pub mod review;

@@ -43,8 +43,8 @@ pub struct EnvelopeMeta {
     /// `X-Sealpost-Policy`); overrides the tenant's and the domain's.
     #[serde(default)]
     pub policy: Option<crate::config::PolicyMode>,
-    /// The mailbox owner an imported message came from (eDiscovery custodian);
-    /// for sent mail the custodian is the sender.
+    /// The person or mailbox whose mail this is, when an import names one
+    /// (retention custodian rules and legal holds); otherwise the sender is.
     #[serde(default)]
     pub custodian: Option<String>,
 }

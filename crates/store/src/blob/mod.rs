@@ -68,7 +68,6 @@ impl Blobs {
     }
 
     /// Removes a blob's bytes. Used by disposal; the data key is destroyed too.
-    #[allow(dead_code)]
     pub(crate) async fn delete(&self, blob_ref: &str) -> Result<(), StoreError> {
         match self {
             Blobs::Local(s) => s.delete(blob_ref).await,

@@ -52,9 +52,12 @@ impl Db {
                         // FULL: the WAL is fsynced at every commit, so a committed
                         // transaction survives power loss. temp_store: sorts and
                         // temp tables stay in memory, never in plain files.
+                        // secure_delete: freed pages and deleted cells are
+                        // zeroed, so a shredded data key (R-AR-3) does not
+                        // linger in the file's free space.
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; \
-                             PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON;",
+                             PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
                         )
                         .await?;
                     }
@@ -105,6 +108,9 @@ mod tests {
                 sqlx::query("PRAGMA journal_mode").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
             let temp: i64 = sqlx::query("PRAGMA temp_store").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
             assert_eq!((sync, mode.as_str(), temp), (2, "wal", 2), "synchronous=FULL, WAL, temp_store=MEMORY");
+            let secure: i64 =
+                sqlx::query("PRAGMA secure_delete").fetch_one(&mut **c).await.unwrap().try_get(0).unwrap();
+            assert_eq!(secure, 1, "secure_delete=ON");
         }
     }
 }

@@ -571,6 +571,205 @@ impl Store {
     }
 }
 
+fn id_of<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: impl Fn(&str) -> Result<T, sealpost_model::IdError>,
+) -> Result<T, StoreError> {
+    parse(&row.try_get::<String, _>(column)?).map_err(|_| corrupt(column))
+}
+
+fn retention_from(r: &AnyRow) -> Result<RetentionRecord, StoreError> {
+    Ok(RetentionRecord {
+        message: id_of(r, "id", MessageId::parse)?,
+        message_date: r.try_get::<Option<i64>, _>("message_date")?.unwrap_or_default(),
+        category: Category::parse(&r.try_get::<String, _>("category")?).map_err(|_| corrupt("category"))?,
+        retain_until: r.try_get("retain_until")?,
+        rule: r.try_get("retention_rule")?,
+        action: r.try_get("retention_action")?,
+        version: r.try_get("retention_version")?,
+        extended_until: r.try_get("extended_until")?,
+        disposed_at: r.try_get("disposed_at")?,
+    })
+}
+
+const RETENTION_COLUMNS: &str = "id, message_date, category, retain_until, retention_rule, retention_action, retention_version, extended_until, disposed_at";
+
+const HOLD_COLUMNS: &str = "id, tenant_id, name_hash, sealed, state, created_at, created_by, release_requested_by, \
+     release_requested_at, released_by, released_at";
+
+fn hold_from(r: &AnyRow) -> Result<HoldRecord, StoreError> {
+    Ok(HoldRecord {
+        id: id_of(r, "id", RecipientId::parse)?,
+        tenant: tenant_of(r)?,
+        name_hash: r.try_get("name_hash")?,
+        sealed: r.try_get("sealed")?,
+        state: r.try_get("state")?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+        release_requested_by: r.try_get("release_requested_by")?,
+        release_requested_at: r.try_get("release_requested_at")?,
+        released_by: r.try_get("released_by")?,
+        released_at: r.try_get("released_at")?,
+    })
+}
+
+/// Reads for retention, holds and disposal (R-AR-2..4).
+impl Store {
+    /// Up to `limit` live (not disposed) messages of `tenant` whose retention
+    /// was never evaluated or was evaluated under another policy version, by id.
+    pub async fn retention_pending(
+        &self,
+        tenant: &TenantId,
+        version: i64,
+        after: Option<&MessageId>,
+        limit: i64,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM messages WHERE tenant_id = $1 AND disposed_at IS NULL AND id > $2 \
+             AND (retention_version IS NULL OR retention_version <> $3) ORDER BY id LIMIT $4",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(version)
+        .bind(limit)
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter().map(|r| id_of(r, "id", MessageId::parse)).collect()
+    }
+
+    /// Live messages of `tenant` whose retention ended at or before `now`
+    /// (unix micros) and whose review extension (if any) has passed, by id
+    /// after `after`, at most `limit`.
+    pub async fn expired_messages(
+        &self,
+        tenant: &TenantId,
+        now: i64,
+        after: Option<&MessageId>,
+        limit: i64,
+    ) -> Result<Vec<RetentionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RETENTION_COLUMNS} FROM messages WHERE tenant_id = $1 AND disposed_at IS NULL \
+             AND retain_until IS NOT NULL AND retain_until <= $2 AND (extended_until IS NULL OR extended_until <= $2) \
+             AND id > $3 ORDER BY id LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(now)
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(limit)
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter().map(retention_from).collect()
+    }
+
+    /// One message's retention state.
+    pub async fn message_retention(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+    ) -> Result<Option<RetentionRecord>, StoreError> {
+        let sql = format!("SELECT {RETENTION_COLUMNS} FROM messages WHERE tenant_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_string())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.as_ref().map(retention_from).transpose()
+    }
+
+    /// A tenant's holds, oldest first.
+    pub async fn holds(&self, tenant: &TenantId) -> Result<Vec<HoldRecord>, StoreError> {
+        let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 ORDER BY created_at, id");
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str().to_owned()).fetch_all(&self.db().pool).await?;
+        rows.iter().map(hold_from).collect()
+    }
+
+    /// A tenant's hold by id.
+    pub async fn hold(&self, tenant: &TenantId, id: &RecipientId) -> Result<Option<HoldRecord>, StoreError> {
+        let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_string())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.as_ref().map(hold_from).transpose()
+    }
+
+    /// A tenant's hold by the keyed hash of its name.
+    pub async fn hold_by_name(&self, tenant: &TenantId, name_hash: &[u8]) -> Result<Option<HoldRecord>, StoreError> {
+        let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 AND name_hash = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(name_hash.to_vec())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.as_ref().map(hold_from).transpose()
+    }
+
+    /// The tenant's holds version: moves at every hold creation and release.
+    pub async fn holds_version(&self, tenant: &TenantId) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT version FROM holds_version WHERE tenant_id = $1")
+            .bind(tenant.as_str().to_owned())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("version")).transpose()?.unwrap_or(0))
+    }
+
+    /// A tenant's disposal certificates, oldest first.
+    pub async fn disposal_certificates(&self, tenant: &TenantId) -> Result<Vec<CertificateRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, message_id, sealed_sha256, rule, action, message_date, retain_until, disposed_at, \
+             actor FROM disposal_certificates WHERE tenant_id = $1 ORDER BY disposed_at, id",
+        )
+        .bind(tenant.as_str().to_owned())
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CertificateRecord {
+                    id: id_of(r, "id", RecipientId::parse)?,
+                    tenant: tenant_of(r)?,
+                    message: id_of(r, "message_id", MessageId::parse)?,
+                    sealed_sha256: r.try_get("sealed_sha256")?,
+                    rule: r.try_get("rule")?,
+                    action: r.try_get("action")?,
+                    message_date: r.try_get("message_date")?,
+                    retain_until: r.try_get("retain_until")?,
+                    disposed_at: r.try_get("disposed_at")?,
+                    actor: r.try_get("actor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Disposed messages of `tenant` whose blob is still to be deleted
+    /// (a run stopped between the commit and the deletion): (id, blob ref).
+    pub async fn disposed_blobs(&self, tenant: &TenantId, limit: i64) -> Result<Vec<(MessageId, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, blob_ref FROM messages WHERE tenant_id = $1 AND disposed_at IS NOT NULL AND blob_ref <> '' \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(limit)
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter().map(|r| Ok((id_of(r, "id", MessageId::parse)?, r.try_get("blob_ref")?))).collect()
+    }
+
+    /// After disposal: on SQLite, moves the write-ahead log into the
+    /// database and truncates it, so superseded pages holding shredded keys
+    /// leave the WAL file (secure_delete zeroes them in the database). On
+    /// PostgreSQL old row versions stay until VACUUM (docs/design/retention.md).
+    pub async fn compact_after_disposal(&self) -> Result<(), StoreError> {
+        if self.backend() == crate::Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_all(&self.db().pool).await?;
+        }
+        Ok(())
+    }
+}
+
 fn webhook_from(r: &AnyRow) -> Result<WebhookRecord, StoreError> {
     Ok(WebhookRecord {
         id: RecipientId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("webhook id"))?,

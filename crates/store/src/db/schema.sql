@@ -2,7 +2,7 @@ CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, cre
 CREATE TABLE IF NOT EXISTS tenant_keys (tenant_id TEXT NOT NULL, version BIGINT NOT NULL, wrapped BLOB NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, version));
 CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, role TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, verifier BLOB NOT NULL, scopes TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT);
-CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL, size BIGINT NOT NULL, kek_version BIGINT NOT NULL, wrapped_dek BLOB NOT NULL, sealed_meta BLOB NOT NULL, blob_ref TEXT NOT NULL, state TEXT NOT NULL, content_hash BLOB, message_date BIGINT, indexed BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL, size BIGINT NOT NULL, kek_version BIGINT NOT NULL, wrapped_dek BLOB NOT NULL, sealed_meta BLOB NOT NULL, blob_ref TEXT NOT NULL, state TEXT NOT NULL, content_hash BLOB, message_date BIGINT, indexed BIGINT NOT NULL DEFAULT 0, retain_until BIGINT, retention_rule TEXT, retention_action TEXT, retention_version BIGINT, extended_until BIGINT, disposed_at BIGINT);
 CREATE INDEX IF NOT EXISTS messages_by_hash ON messages (tenant_id, content_hash);
 CREATE INDEX IF NOT EXISTS messages_unindexed ON messages (indexed, created_at);
 CREATE TABLE IF NOT EXISTS search_log (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, actor TEXT NOT NULL, at_micros BIGINT NOT NULL, sealed BLOB NOT NULL);
@@ -26,3 +26,9 @@ CREATE INDEX IF NOT EXISTS recipient_keys_by_address ON recipient_keys (tenant_i
 CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, url TEXT NOT NULL, sealed_secret BLOB NOT NULL, created_at BIGINT NOT NULL, active BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook_outbox (id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, tenant_id TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, lease_until BIGINT, created_at BIGINT NOT NULL, last_status BIGINT);
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS messages_by_retention ON messages (tenant_id, disposed_at, retain_until);
+CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name_hash BLOB NOT NULL, sealed BLOB NOT NULL, state TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL, release_requested_by TEXT, release_requested_at BIGINT, released_by TEXT, released_at BIGINT);
+CREATE UNIQUE INDEX IF NOT EXISTS holds_by_name ON holds (tenant_id, name_hash);
+CREATE TABLE IF NOT EXISTS holds_version (tenant_id TEXT PRIMARY KEY, version BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS disposal_certificates (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, message_id TEXT NOT NULL, sealed_sha256 BLOB NOT NULL, rule TEXT, action TEXT NOT NULL, message_date BIGINT NOT NULL, retain_until BIGINT NOT NULL, disposed_at BIGINT NOT NULL, actor TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS disposal_certificates_by_tenant ON disposal_certificates (tenant_id, disposed_at);

@@ -265,6 +265,12 @@ fn not_found_or_internal(e: ServerError) -> ApiError {
 pub async fn state(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let p = if caller.0.allows(Scope::ReadEvents) { &caller.0 } else { caller.require(Scope::Send)? };
     let id = parse_id(&id)?;
+    let retention =
+        app.retention_of(p.tenant(), &id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)?;
+    if retention.disposed_at.is_some() {
+        // Crypto-shredded: nothing left to open but its disposal.
+        return Ok(Json(json!({ "id": id.to_string(), "state": "disposed", "retention": retention })).into_response());
+    }
     let m = app.open_message(p.tenant(), &id, p.actor(), false).await.map_err(not_found_or_internal)?;
     let at = sealpost_audit::rfc3339_micros(m.record.created_at);
     let events = app.store.recipient_events(p.tenant(), &id).await.map_err(ApiError::internal)?;
@@ -303,6 +309,7 @@ pub async fn state(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<S
         "size": m.record.size,
         "sha256": m.meta.sha256,
         "recipients": recipients,
+        "retention": retention,
     }))
     .into_response())
 }

@@ -6,10 +6,12 @@
 mod build;
 mod caller;
 mod error;
+mod holds;
 mod keys;
 mod messages;
 mod portal;
 mod request;
+mod retention;
 mod search;
 mod settings;
 mod webhooks;
@@ -51,6 +53,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/webhooks/{id}", delete(webhooks::remove))
         .route("/v1/settings", get(settings::get).put(settings::put))
         .route("/v1/search", get(search::search))
+        .route("/v1/retention/policy", get(retention::get_policy).put(retention::put_policy))
+        .route("/v1/retention/run", post(retention::run))
+        .route("/v1/retention/review", get(retention::review_list))
+        .route("/v1/retention/review/{id}/approve", post(retention::review_approve))
+        .route("/v1/retention/review/{id}/extend", post(retention::review_extend))
+        .route("/v1/holds", post(holds::create).get(holds::list))
+        .route("/v1/holds/{id}/release", post(holds::release))
+        .route("/v1/holds/{id}/approve-release", post(holds::approve_release))
         .route("/p/{token}", get(portal::pickup))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -1,0 +1,387 @@
+//! Disposal (R-AR-3): the retention run and its daily schedule.
+//!
+//! A run (1) evaluates messages not yet evaluated under the tenant's current
+//! policy version, (2) selects the expired ones by SQL, (3) computes hold
+//! coverage, and (4) disposes of each expired, un-held `dispose` message in
+//! one store commit ([`Op::Dispose`]): the holds version read in step 3 is
+//! compared inside that transaction, so a hold created during the run wins
+//! (the commit fails with a conflict, coverage is recomputed, the message is
+//! checked again). The commit empties the wrapped data key and the sealed
+//! metadata (crypto-shredding), removes queue rows and portal pickups, keeps
+//! a disposal certificate and audits `message.disposed`. Then the blob is
+//! deleted and the message leaves the search index. `review` messages wait
+//! in the disposition queue (`review.rs`).
+//!
+//! Test hook: with `SEALPOST_TEST_PAUSE_DISPOSAL=DIR`, a run that has
+//! something to dispose writes `DIR/paused` after computing coverage and
+//! waits (up to 60 s) for `DIR/resume` before its first commit, so a test
+//! can create a hold in between.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
+use sealpost_model::{MessageId, TenantId, now_micros};
+use sealpost_store::{CertificateRecord, Commit, Disposal, Op, RetentionRecord, StoreError};
+use serde::Serialize;
+
+use super::holds::{ActiveHolds, ArchiveError, HoldId};
+use super::retention::{EvaluationReport, custodians_of};
+use crate::app::App;
+
+/// How often a run retries one message whose commit found the holds changed.
+const HOLD_RETRIES: usize = 5;
+/// Expired messages read per page.
+const PAGE: i64 = 200;
+const PAUSE_ENV: &str = "SEALPOST_TEST_PAUSE_DISPOSAL";
+
+/// What a run does.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// "Now", unix micros (`--now` for a fixed clock).
+    pub now: i64,
+    /// Report what would be disposed of, dispose of nothing.
+    pub dry_run: bool,
+    /// Who runs it (the CLI, the schedule, an API key).
+    pub actor: Actor,
+}
+
+/// The outcome of one tenant's run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    /// Messages (re-)evaluated first.
+    pub evaluation: EvaluationReport,
+    /// Disposed of (or, in a dry run, that would be).
+    pub disposed: Vec<String>,
+    /// Expired but preserved by a hold: (message, hold).
+    pub held: Vec<(String, String)>,
+    /// Expired `review` messages waiting in the disposition queue.
+    pub awaiting_review: Vec<String>,
+    /// Messages that failed (left in place; see the log).
+    pub failed: usize,
+    /// A dry run.
+    pub dry_run: bool,
+}
+
+/// One expired message, with what coverage and the certificate need.
+struct Candidate {
+    record: RetentionRecord,
+    custodians: Vec<String>,
+    sha256: String,
+}
+
+impl App {
+    /// One tenant's retention run. Audited `retention.run` with counts.
+    pub async fn run_retention(&self, tenant: &TenantId, opts: &RunOptions) -> Result<RunReport, ArchiveError> {
+        let result = self.run_retention_inner(tenant, opts).await;
+        let event = match &result {
+            Ok(r) => NewEvent::new(tenant.clone(), opts.actor.clone(), Action::RetentionRun, Outcome::Success)
+                .detail("evaluated", DetailValue::Count(r.evaluation.evaluated as i64))
+                .detail("disposed", DetailValue::Count(r.disposed.len() as i64))
+                .detail("held", DetailValue::Count(r.held.len() as i64))
+                .detail("awaiting_review", DetailValue::Count(r.awaiting_review.len() as i64))
+                .detail("failed", DetailValue::Count(r.failed as i64)),
+            Err(_) => NewEvent::new(tenant.clone(), opts.actor.clone(), Action::RetentionRun, Outcome::Failure),
+        }
+        .detail("dry_run", DetailValue::Bool(opts.dry_run))
+        .detail("now", DetailValue::Count(opts.now));
+        self.audit(vec![event]).await?;
+        result
+    }
+
+    async fn run_retention_inner(&self, tenant: &TenantId, opts: &RunOptions) -> Result<RunReport, ArchiveError> {
+        let mut report = RunReport { dry_run: opts.dry_run, ..RunReport::default() };
+        report.evaluation = self.evaluate_retention(tenant).await?;
+        if !opts.dry_run {
+            self.finish_interrupted_disposals(tenant).await?;
+        }
+        let mut holds = self.active_holds(tenant).await?;
+        let mut after: Option<MessageId> = None;
+        let mut paused = false;
+        loop {
+            let page = self.store.expired_messages(tenant, opts.now, after.as_ref(), PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.message);
+            for record in page {
+                let id = record.message;
+                if record.action.as_deref() == Some("review") {
+                    report.awaiting_review.push(id.to_string());
+                    continue;
+                }
+                let candidate = match self.candidate(tenant, record).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: cannot open");
+                        report.failed += 1;
+                        continue;
+                    }
+                };
+                if opts.dry_run {
+                    match holds.covering(&id, candidate.record.message_date, &candidate.custodians) {
+                        Some(h) => report.held.push((id.to_string(), h.to_string())),
+                        None => report.disposed.push(id.to_string()),
+                    }
+                    continue;
+                }
+                if !paused {
+                    paused = true;
+                    test_pause().await;
+                }
+                match self.dispose(tenant, &candidate, &mut holds, &opts.actor, "dispose", Vec::new()).await {
+                    Ok(None) => report.disposed.push(id.to_string()),
+                    Ok(Some(h)) => report.held.push((id.to_string(), h.to_string())),
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal failed");
+                        report.failed += 1;
+                    }
+                }
+            }
+        }
+        if !report.disposed.is_empty() && !opts.dry_run {
+            self.store.compact_after_disposal().await?;
+        }
+        Ok(report)
+    }
+
+    async fn candidate(&self, tenant: &TenantId, record: RetentionRecord) -> Result<Candidate, ArchiveError> {
+        let opened = self.load_message(tenant, &record.message, false).await?;
+        Ok(Candidate { custodians: custodians_of(&opened), sha256: opened.meta.sha256.clone(), record })
+    }
+
+    /// Disposes of one message unless a hold covers it (returns that hold).
+    /// `extra` events are committed with the disposal (a review approval).
+    async fn dispose(
+        &self,
+        tenant: &TenantId,
+        c: &Candidate,
+        holds: &mut ActiveHolds,
+        actor: &Actor,
+        action: &'static str,
+        extra: Vec<NewEvent>,
+    ) -> Result<Option<HoldId>, ArchiveError> {
+        let id = c.record.message;
+        let cert_id = sealpost_model::RecipientId::new();
+        let sealed_sha256 =
+            self.root().seal_secret(&format!("disposal-certificate/{tenant}/{cert_id}"), c.sha256.as_bytes())?;
+        for _ in 0..HOLD_RETRIES {
+            if let Some(h) = holds.covering(&id, c.record.message_date, &c.custodians) {
+                return Ok(Some(h));
+            }
+            let now = now_micros();
+            let certificate = CertificateRecord {
+                id: cert_id,
+                tenant: tenant.clone(),
+                message: id,
+                sealed_sha256: sealed_sha256.clone(),
+                rule: c.record.rule.clone(),
+                action: action.to_owned(),
+                message_date: c.record.message_date,
+                retain_until: c.record.retain_until.unwrap_or_default(),
+                disposed_at: now,
+                actor: actor.as_str().to_owned(),
+            };
+            let mut events = extra.clone();
+            events.push(
+                NewEvent::new(tenant.clone(), actor.clone(), Action::MessageDisposed, Outcome::Success)
+                    .target(id)
+                    .detail("certificate", DetailValue::id(cert_id))
+                    .detail("action", DetailValue::Name(action))
+                    .detail("retain_until", DetailValue::Count(certificate.retain_until)),
+            );
+            let disposal = Disposal { tenant: tenant.clone(), message: id, holds_version: holds.version, certificate };
+            match self.store.commit(Commit { ops: vec![Op::Dispose(disposal)], events }).await {
+                Ok(_) => {
+                    self.remove_disposed_data(tenant, &id).await;
+                    return Ok(None);
+                }
+                Err(StoreError::Conflict(e)) if e.contains("holds of tenant") => {
+                    // A hold was created or released since coverage was computed.
+                    *holds = self.active_holds(tenant).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ArchiveError::Refused(format!("message {id}: holds kept changing; try again")))
+    }
+
+    /// After the commit: the blob and the index entries. A failure here
+    /// leaves only ciphertext whose key is gone; the next run retries.
+    async fn remove_disposed_data(&self, tenant: &TenantId, id: &MessageId) {
+        if let Err(e) = self.unindex(tenant, std::slice::from_ref(id)).await {
+            tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: unindex failed");
+        }
+        let blob = match self.store.message(tenant, id).await {
+            Ok(Some(m)) if !m.blob_ref.is_empty() => m.blob_ref,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob lookup failed");
+                return;
+            }
+        };
+        if let Err(e) = self.delete_disposed_blob(tenant, id, &blob).await {
+            tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob deletion failed; retried next run");
+        }
+    }
+
+    async fn delete_disposed_blob(&self, tenant: &TenantId, id: &MessageId, blob: &str) -> Result<(), ArchiveError> {
+        self.store.delete_blob(blob).await?;
+        self.store.commit(Commit { ops: vec![Op::BlobRemoved(tenant.clone(), *id)], events: Vec::new() }).await?;
+        Ok(())
+    }
+
+    /// Blobs (and index entries) of messages disposed of by a run that
+    /// stopped before removing them.
+    async fn finish_interrupted_disposals(&self, tenant: &TenantId) -> Result<(), ArchiveError> {
+        for (id, blob) in self.store.disposed_blobs(tenant, 10_000).await? {
+            if let Err(e) = self.unindex(tenant, std::slice::from_ref(&id)).await {
+                tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: unindex failed");
+            }
+            self.delete_disposed_blob(tenant, &id, &blob).await?;
+        }
+        Ok(())
+    }
+
+    /// Approves one expired `review` message for disposal and disposes of
+    /// it now, unless a hold covers it. Audited `disposition.reviewed`
+    /// (in the disposal's commit) and `message.disposed`.
+    pub async fn approve_review(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        actor: Actor,
+        now: i64,
+    ) -> Result<(), ArchiveError> {
+        let record = self.reviewable(tenant, id, now).await?;
+        let candidate = self.candidate(tenant, record).await?;
+        let mut holds = self.active_holds(tenant).await?;
+        let reviewed = NewEvent::new(tenant.clone(), actor.clone(), Action::DispositionReviewed, Outcome::Success)
+            .target(*id)
+            .detail("decision", DetailValue::Name("approve"));
+        match self.dispose(tenant, &candidate, &mut holds, &actor, "review", vec![reviewed]).await? {
+            None => Ok(()),
+            Some(hold) => {
+                let ev = NewEvent::new(tenant.clone(), actor, Action::DispositionReviewed, Outcome::Failure)
+                    .target(*id)
+                    .detail("decision", DetailValue::Name("approve"))
+                    .detail("hold", DetailValue::id(hold));
+                self.audit(vec![ev]).await?;
+                Err(ArchiveError::Refused(format!("message {id} is preserved by legal hold {hold}")))
+            }
+        }
+    }
+
+    /// A message that is expired, live and waiting for review.
+    pub(crate) async fn reviewable(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        now: i64,
+    ) -> Result<RetentionRecord, ArchiveError> {
+        let r = self
+            .store
+            .message_retention(tenant, id)
+            .await?
+            .ok_or_else(|| ArchiveError::NotFound(format!("message {id}")))?;
+        let expired = r.retain_until.is_some_and(|u| u <= now) && r.extended_until.is_none_or(|e| e <= now);
+        if r.disposed_at.is_some() || r.action.as_deref() != Some("review") || !expired {
+            return Err(ArchiveError::Invalid(format!("message {id} is not waiting for review")));
+        }
+        Ok(r)
+    }
+
+    /// Runs retention for every tenant (the schedule, and `retention run` without `--tenant`).
+    pub async fn run_retention_all(&self, opts: &RunOptions) -> Vec<(TenantId, Result<RunReport, ArchiveError>)> {
+        let tenants = match self.store.tenant_ids().await {
+            Ok(t) => t,
+            Err(e) => return vec![(crate::app::system_tenant(), Err(e.into()))],
+        };
+        let mut out = Vec::new();
+        for t in tenants {
+            let r = self.run_retention(&t, opts).await;
+            out.push((t, r));
+        }
+        out
+    }
+}
+
+/// The daily schedule: a run every `[archive] disposal_interval_hours`, the
+/// first five minutes after start (0 hours: off).
+pub async fn run_schedule(app: Arc<App>) {
+    let hours = app.cfg.archive.disposal_interval_hours;
+    if hours == 0 {
+        return;
+    }
+    let mut next = Duration::from_secs(300);
+    loop {
+        tokio::time::sleep(next).await;
+        next = Duration::from_secs(hours.saturating_mul(3600));
+        let opts = RunOptions { now: now_micros(), dry_run: false, actor: Actor::system() };
+        for (tenant, result) in app.run_retention_all(&opts).await {
+            match result {
+                Ok(r) => tracing::info!(tenant = %tenant, disposed = r.disposed.len(), held = r.held.len(),
+                    review = r.awaiting_review.len(), failed = r.failed, "retention run"),
+                Err(e) => tracing::warn!(tenant = %tenant, error = %e, "retention run failed"),
+            }
+        }
+    }
+}
+
+async fn test_pause() {
+    let Some(dir) = std::env::var_os(PAUSE_ENV).map(PathBuf::from) else { return };
+    if std::fs::write(dir.join("paused"), b"").is_err() {
+        return;
+    }
+    for _ in 0..600 {
+        if dir.join("resume").exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A disposal certificate as shown to authorized callers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateView {
+    /// Certificate id.
+    pub id: String,
+    /// The disposed message.
+    pub message: String,
+    /// SHA-256 (hex) of the original bytes.
+    pub sha256: String,
+    /// The deciding rule.
+    pub rule: Option<String>,
+    /// `dispose`, or `review` (approved by a reviewer).
+    pub action: String,
+    /// RFC 3339.
+    pub message_date: String,
+    /// RFC 3339 (absent for messages kept indefinitely).
+    pub retain_until: Option<String>,
+    /// RFC 3339.
+    pub disposed_at: String,
+    /// Audit actor of the run or reviewer.
+    pub actor: String,
+}
+
+impl App {
+    /// The tenant's disposal certificates, oldest first.
+    pub async fn disposal_certificates(&self, tenant: &TenantId) -> Result<Vec<CertificateView>, ArchiveError> {
+        let mut out = Vec::new();
+        for c in self.store.disposal_certificates(tenant).await? {
+            let sha = self.root().open_secret(&format!("disposal-certificate/{tenant}/{}", c.id), &c.sealed_sha256)?;
+            out.push(CertificateView {
+                id: c.id.to_string(),
+                message: c.message.to_string(),
+                sha256: String::from_utf8_lossy(&sha).into_owned(),
+                rule: c.rule,
+                action: c.action,
+                message_date: sealpost_audit::rfc3339_micros(c.message_date),
+                retain_until: (c.retain_until != sealpost_store::RETAIN_INDEFINITELY)
+                    .then(|| sealpost_audit::rfc3339_micros(c.retain_until)),
+                disposed_at: sealpost_audit::rfc3339_micros(c.disposed_at),
+                actor: c.actor,
+            });
+        }
+        Ok(out)
+    }
+}

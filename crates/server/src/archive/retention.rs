@@ -1,0 +1,374 @@
+//! Retention policies (R-AR-2): the tenant's policy document (sealed, versioned),
+//! the facts gathered from one stored message, and the lazy, stored
+//! evaluation that `retention run` and the schedule start with.
+//!
+//! Evaluation is stored in clear columns of `messages` (`retain_until`,
+//! `retention_rule`, `retention_action`, `retention_version`): dates and
+//! rule ids are not PHI. A message is re-evaluated when the tenant's policy
+//! version moves past the one it was evaluated under.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
+use sealpost_model::{EmailAddress, MessageId, TenantId};
+use sealpost_retention::{Decision, MessageFacts, Policy, StateTable, Until, UsState, default_policy, evaluate};
+use sealpost_store::{Commit, Op, RETAIN_INDEFINITELY, RetentionRecord, RetentionUpdate, SecretRecord, Source};
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use super::holds::ArchiveError;
+use crate::ServerError;
+use crate::access::OpenedMessage;
+use crate::app::App;
+use crate::config::resolve;
+use crate::settings::Compiled;
+
+/// Messages evaluated per commit.
+const EVALUATION_BATCH: i64 = 200;
+
+/// A tenant's policy with its version. Version 0 is the built-in default
+/// ([`default_policy`]) of a tenant that never set one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionedPolicy {
+    /// Moves by one at every change; messages evaluated under another
+    /// version are evaluated again.
+    pub version: i64,
+    /// The rules.
+    pub policy: Policy,
+}
+
+fn policy_secret(tenant: &TenantId) -> String {
+    format!("retention-policy/{tenant}")
+}
+
+/// Unix micros of the start of `date` (UTC).
+pub fn date_micros(date: Date) -> i64 {
+    date.midnight().assume_utc().unix_timestamp().saturating_mul(1_000_000)
+}
+
+/// The UTC date of unix micros (`None` outside the calendar).
+pub fn micros_date(micros: i64) -> Option<Date> {
+    OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000)).ok().map(|t| t.date())
+}
+
+/// Parses `YYYY-MM-DD` exactly (the form metadata, CLI and API use).
+pub fn parse_date(text: &str) -> Option<Date> {
+    match Until::parse(text.trim())? {
+        Until::Date(d) => Some(d),
+        Until::Indefinite => None,
+    }
+}
+
+/// `YYYY-MM-DD`.
+pub fn format_date(date: Date) -> String {
+    Until::Date(date).to_string()
+}
+
+fn until_micros(until: Until) -> i64 {
+    match until {
+        Until::Date(d) => date_micros(d),
+        Until::Indefinite => RETAIN_INDEFINITELY,
+    }
+}
+
+/// A message's retention as shown by `GET /v1/messages/{id}` and
+/// `sealpost message show`: dates, a rule id and fixed words, no PHI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetentionView {
+    /// `YYYY-MM-DD`, `indefinite`, or null when not evaluated yet.
+    pub until: Option<String>,
+    /// The deciding rule (`state-XX` for the state table).
+    pub rule: Option<String>,
+    /// `dispose` or `review`.
+    pub action: Option<String>,
+    /// "rule hipaa-documentation, until 2032-11-23".
+    pub explanation: String,
+    /// A reviewer postponed disposal until this date.
+    pub extended_until: Option<String>,
+    /// When the message was disposed of (RFC 3339).
+    pub disposed_at: Option<String>,
+}
+
+impl RetentionView {
+    /// The view of a stored retention record.
+    pub fn of(r: &RetentionRecord) -> Self {
+        let until = r.retain_until.map(|u| match micros_date(u) {
+            Some(d) if u != RETAIN_INDEFINITELY => format_date(d),
+            _ => "indefinite".to_owned(),
+        });
+        let mut explanation = match (&until, &r.rule) {
+            (None, _) => "not evaluated yet".to_owned(),
+            (Some(_), None) => "no rule matched; kept indefinitely".to_owned(),
+            (Some(u), Some(rule)) if u == "indefinite" => format!("rule {rule}, kept indefinitely"),
+            (Some(u), Some(rule)) => format!("rule {rule}, until {u}"),
+        };
+        let extended_until = r.extended_until.and_then(micros_date).map(format_date);
+        if let Some(e) = &extended_until {
+            explanation.push_str(&format!("; extended by review until {e}"));
+        }
+        RetentionView {
+            until,
+            rule: r.rule.clone(),
+            action: r.action.clone(),
+            explanation,
+            extended_until,
+            disposed_at: r.disposed_at.map(sealpost_audit::rfc3339_micros),
+        }
+    }
+}
+
+/// Addresses from header fields (imported mail has no envelope of its own).
+fn header_addresses(raw: &[u8]) -> (Option<String>, Vec<String>) {
+    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(raw) else {
+        return (None, Vec::new());
+    };
+    let list = |a: Option<&mail_parser::Address>| -> Vec<String> {
+        a.map(|a| a.iter().filter_map(|x| x.address().map(str::to_owned)).collect()).unwrap_or_default()
+    };
+    let from = list(parsed.from()).into_iter().next();
+    let mut to = list(parsed.to());
+    to.extend(list(parsed.cc()));
+    (from, to)
+}
+
+fn metadata_text<'a>(m: &'a OpenedMessage, key: &str) -> Option<&'a str> {
+    m.meta.metadata.get(key).and_then(|v| v.as_str())
+}
+
+/// The custodians of a message: the import's named custodian, else the
+/// envelope sender of outbound mail (lowercase).
+pub(crate) fn custodians_of(m: &OpenedMessage) -> Vec<String> {
+    match (&m.meta.custodian, &m.meta.mail_from) {
+        (Some(c), _) => vec![c.to_lowercase()],
+        (None, Some(from)) if m.record.source != Source::Import => vec![from.to_lowercase()],
+        _ => Vec::new(),
+    }
+}
+
+/// Gathers the facts of a message opened with its bytes (PHI presence
+/// needs the classifier to read them).
+pub(crate) fn gather(
+    m: &OpenedMessage,
+    settings: &Compiled,
+    matched: &HashMap<String, HashSet<MessageId>>,
+) -> MessageFacts {
+    let date = micros_date(m.record.message_date).unwrap_or(Date::MIN);
+    let mut facts = MessageFacts::new(date, m.record.category);
+    let raw = m.raw.as_deref().unwrap_or_default();
+    if !m.meta.notice {
+        let scan = settings.classifier.scan_message_report(raw);
+        facts.phi = !scan.findings.is_empty() || scan.truncated;
+    }
+    let address = |s: &str| EmailAddress::parse(s, true).ok();
+    facts.sender = m.meta.mail_from.as_deref().and_then(address);
+    facts.recipients = m.meta.recipients.iter().filter_map(|r| address(&r.address)).collect();
+    if m.record.source == Source::Import || facts.sender.is_none() {
+        let (from, to) = header_addresses(raw);
+        if facts.sender.is_none() {
+            facts.sender = from.as_deref().and_then(address);
+        }
+        facts.recipients.extend(to.iter().filter_map(|a| address(a)));
+    }
+    facts.custodians = custodians_of(m);
+    // A malformed value counts as unknown: rules that need it wait (keep
+    // indefinitely) rather than guess.
+    facts.jurisdiction = metadata_text(m, "jurisdiction")
+        .or(settings.settings.jurisdiction.as_deref())
+        .and_then(|j| UsState::parse(&j.trim().to_ascii_uppercase()).ok());
+    facts.patient_dob = metadata_text(m, "patient_dob").and_then(parse_date);
+    facts.last_treatment = metadata_text(m, "last_treatment").and_then(parse_date);
+    facts.matched_queries =
+        matched.iter().filter(|(_, ids)| ids.contains(&m.record.id)).map(|(rule, _)| rule.clone()).collect();
+    facts
+}
+
+/// The result of an evaluation pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EvaluationReport {
+    /// Messages (re-)evaluated.
+    pub evaluated: usize,
+    /// Messages that could not be opened (left unevaluated: never disposed).
+    pub failed: usize,
+}
+
+impl App {
+    /// The tenant's policy and its version (the default, version 0, until one is set).
+    pub async fn retention_policy(&self, tenant: &TenantId) -> Result<VersionedPolicy, ServerError> {
+        let name = policy_secret(tenant);
+        match self.store.secret(&name).await? {
+            Some(s) => {
+                let json = self.root().open_secret(&name, &s.sealed)?;
+                serde_json::from_slice(&json).map_err(|e| ServerError::State(format!("retention policy: {e}")))
+            }
+            None => Ok(VersionedPolicy { version: 0, policy: default_policy() }),
+        }
+    }
+
+    /// Replaces the tenant's policy (validated), bumping its version;
+    /// audited `retention.policy_changed`. Returns the new version.
+    pub async fn put_retention_policy(
+        &self,
+        tenant: &TenantId,
+        actor: Actor,
+        policy: Policy,
+    ) -> Result<i64, ServerError> {
+        policy.validate().map_err(|e| ServerError::Invalid(e.to_string()))?;
+        let previous = self.retention_policy(tenant).await?;
+        let doc = VersionedPolicy { version: previous.version + 1, policy };
+        let name = policy_secret(tenant);
+        let json = serde_json::to_vec(&doc).map_err(|e| ServerError::State(e.to_string()))?;
+        let sealed = self.root().seal_secret(&name, &json)?;
+        let event = NewEvent::new(tenant.clone(), actor, Action::RetentionPolicyChanged, Outcome::Success)
+            .detail("version", DetailValue::Count(doc.version))
+            .detail("rules", DetailValue::Count(doc.policy.rules.len() as i64));
+        // The secret row is the version's only writer: two concurrent
+        // changes both write version n+1, and the later one wins whole.
+        self.store
+            .commit(Commit {
+                ops: vec![Op::PutSecret(SecretRecord { name, sealed, public: None })],
+                events: vec![event],
+            })
+            .await?;
+        Ok(doc.version)
+    }
+
+    /// The state medical-record table in force: `[archive] state_table`, else the shipped one.
+    pub fn state_table(&self) -> Result<StateTable, ServerError> {
+        let table = match &self.cfg.archive.state_table {
+            Some(path) => StateTable::load(&resolve(&self.data_dir, path)),
+            None => StateTable::shipped(),
+        };
+        table.map_err(|e| ServerError::Config(format!("archive.state_table: {e}")))
+    }
+
+    /// Runs every rule's keyword query once; a query the search index
+    /// cannot answer fails the evaluation, naming the rule (loudly: a rule
+    /// that silently matched nothing could shorten retention).
+    async fn rule_query_matches(
+        &self,
+        tenant: &TenantId,
+        policy: &Policy,
+    ) -> Result<HashMap<String, HashSet<MessageId>>, ArchiveError> {
+        let mut matched = HashMap::new();
+        for (rule, query) in policy.queries() {
+            let ids = self.matching_ids(tenant, query).await.map_err(|e| {
+                ArchiveError::Unavailable(format!("rule {rule}: keyword query needs the search index: {e}"))
+            })?;
+            matched.insert(rule.to_string(), ids.into_iter().collect());
+        }
+        Ok(matched)
+    }
+
+    /// Evaluates the tenant's messages not yet evaluated under the current
+    /// policy version, and stores the decisions.
+    pub async fn evaluate_retention(&self, tenant: &TenantId) -> Result<EvaluationReport, ArchiveError> {
+        let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
+        let states = self.state_table()?;
+        let settings = self.settings(tenant).await?;
+        let mut report = EvaluationReport::default();
+        let mut matched: Option<HashMap<String, HashSet<MessageId>>> = None;
+        let mut after: Option<MessageId> = None;
+        loop {
+            let page = self.store.retention_pending(tenant, version, after.as_ref(), EVALUATION_BATCH).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(*last);
+            // Queries run only when something needs evaluating.
+            if matched.is_none() {
+                matched = Some(self.rule_query_matches(tenant, &policy).await?);
+            }
+            let matched = matched.as_ref().map_or_else(HashMap::new, Clone::clone);
+            let mut updates = Vec::with_capacity(page.len());
+            for id in &page {
+                let decision = match self.decide(tenant, id, &policy, &states, &settings, &matched).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant, message = %id, error = %e, "retention: cannot evaluate");
+                        report.failed += 1;
+                        continue;
+                    }
+                };
+                updates.push(RetentionUpdate {
+                    tenant: tenant.clone(),
+                    message: *id,
+                    retain_until: until_micros(decision.until),
+                    rule: decision.rule_id,
+                    action: decision.action.as_str().to_owned(),
+                    version,
+                });
+            }
+            report.evaluated += updates.len();
+            if !updates.is_empty() {
+                self.store.commit(Commit { ops: vec![Op::SetRetention(updates)], events: Vec::new() }).await?;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn decide(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        policy: &Policy,
+        states: &StateTable,
+        settings: &Arc<Compiled>,
+        matched: &HashMap<String, HashSet<MessageId>>,
+    ) -> Result<Decision, ServerError> {
+        let opened = self.load_message(tenant, id, true).await?;
+        Ok(evaluate(policy, states, &gather(&opened, settings, matched)))
+    }
+
+    /// A message's retention as stored (`None`: no such message).
+    pub async fn retention_of(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<RetentionView>, ServerError> {
+        Ok(self.store.message_retention(tenant, id).await?.as_ref().map(RetentionView::of))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    #[test]
+    fn dates_and_micros_round_trip_at_midnight_utc() {
+        let d = date!(2032 - 11 - 23);
+        assert_eq!(micros_date(date_micros(d)), Some(d));
+        assert_eq!(micros_date(date_micros(d) + 86_399_999_999), Some(d));
+        assert_eq!(parse_date("2032-11-23"), Some(d));
+        assert_eq!(parse_date("indefinite"), None);
+        assert_eq!(parse_date("2032-11-31"), None);
+        assert_eq!(format_date(d), "2032-11-23");
+    }
+
+    #[test]
+    fn view_explains_dates_indefinite_and_extensions() {
+        let mut r = RetentionRecord {
+            message: MessageId::new(),
+            message_date: 0,
+            category: sealpost_model::Category::Transactional,
+            retain_until: Some(date_micros(date!(2032 - 11 - 23))),
+            rule: Some("hipaa-documentation".into()),
+            action: Some("dispose".into()),
+            version: Some(0),
+            extended_until: None,
+            disposed_at: None,
+        };
+        assert_eq!(RetentionView::of(&r).explanation, "rule hipaa-documentation, until 2032-11-23");
+        r.retain_until = Some(RETAIN_INDEFINITELY);
+        assert_eq!(RetentionView::of(&r).until.as_deref(), Some("indefinite"));
+        r.extended_until = Some(date_micros(date!(2040 - 01 - 01)));
+        assert!(RetentionView::of(&r).explanation.ends_with("extended by review until 2040-01-01"));
+        r.retain_until = None;
+        assert_eq!(RetentionView::of(&r).explanation.split(';').next(), Some("not evaluated yet"));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_date_never_panics_and_round_trips(s in "[0-9-]{0,12}") {
+            if let Some(d) = parse_date(&s) {
+                prop_assert_eq!(parse_date(&format_date(d)), Some(d));
+            }
+        }
+    }
+}
