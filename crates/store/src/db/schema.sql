@@ -26,3 +26,5 @@ CREATE INDEX IF NOT EXISTS recipient_keys_by_address ON recipient_keys (tenant_i
 CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, url TEXT NOT NULL, sealed_secret BLOB NOT NULL, created_at BIGINT NOT NULL, active BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook_outbox (id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, tenant_id TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, lease_until BIGINT, created_at BIGINT NOT NULL, last_status BIGINT);
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS access_requests (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, due_at BIGINT NOT NULL, state TEXT NOT NULL, sealed BLOB NOT NULL, fulfilled_at BIGINT, package_sha256 TEXT);
+CREATE INDEX IF NOT EXISTS access_requests_by_due ON access_requests (tenant_id, state, due_at);
