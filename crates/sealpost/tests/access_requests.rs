@@ -70,8 +70,19 @@ fn sha_hex(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn a_request_is_searched_exported_audited_and_overdue_ones_are_listed() {
-    let server = Server::start(Backend::Embedded);
+fn access_requests_on_sqlite() {
+    request_lifecycle(Backend::Embedded);
+}
+
+#[test]
+fn access_requests_on_postgres() {
+    request_lifecycle(Backend::ScaleOut);
+}
+
+/// Create, search (CLI and API), export, overdue listing, API validation,
+/// audit events and R-KY-1 on one backend.
+fn request_lifecycle(backend: Backend) {
+    let server = Server::start(backend);
     // Patient 1: by metadata only, and by name in the body only.
     let by_meta = send(
         &server,
