@@ -1,5 +1,6 @@
 //! `sealpost`: parses arguments and wires the library crates together.
 
+mod access_cmd;
 mod archive_cmd;
 
 use std::io::Write;
@@ -84,6 +85,8 @@ enum Command {
     Import(archive_cmd::ImportArgs),
     /// Export the messages matching a query as mbox or EML-in-zip (R-AR-6).
     Export(archive_cmd::ExportArgs),
+    /// Patient access requests (R-AR-7): create, list (--overdue), search, export.
+    AccessRequest(access_cmd::AccessRequestArgs),
     /// DNS records to publish.
     Dns {
         #[command(subcommand)]
@@ -687,6 +690,12 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Export(a) => {
             let app = open(&data).await?;
             let r = archive_cmd::export(&app, a).await;
+            app.store.close().await;
+            return r;
+        }
+        Command::AccessRequest(a) => {
+            let app = open(&data).await?;
+            let r = access_cmd::run(&app, a).await;
             app.store.close().await;
             return r;
         }

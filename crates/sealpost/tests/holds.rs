@@ -227,7 +227,6 @@ fn hold_created_during_a_disposal_run_still_protects() {
 
 /// A hold scoped by a search query preserves the messages the query finds.
 #[test]
-#[ignore = "needs the search index (lead's branch)"]
 fn hold_by_query() {
     let server = Server::start(Backend::Embedded);
     let legal = add_user(&server, "legal1", "legal");

@@ -381,6 +381,10 @@ match = { sender = ["review@clinic.example"] }
     assert!(out.status.success(), "hold create: {}", text(&out));
     let hold_id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
 
+    // The index finds the canary message before disposal...
+    let surname = canary.split_whitespace().nth(1).expect("surname").to_owned();
+    assert_eq!(search_total(&server, &surname, 1), 1, "indexed before disposal");
+
     // HIPAA's 6 and the review rule's 10 years have passed, `keep`'s 20 not.
     let now = plus_years(t, 12);
     let dry = run(&server, &now, true);
@@ -395,6 +399,9 @@ match = { sender = ["review@clinic.example"] }
     for id in [&kept, &review, &held] {
         assert!(!server.show_raw(id).is_empty(), "{id} must survive");
     }
+    // ...and not after: the server's indexer purges disposed messages.
+    assert_eq!(search_total(&server, &surname, 0), 0, "index entries of a disposed message");
+    assert_eq!(search_total(&server, "\"Second message\"", 0), 0);
     let state = server.api_state(&a);
     assert_eq!(state["state"], "disposed", "{state}");
     assert!(state["retention"]["disposed_at"].is_string(), "{state}");
@@ -470,4 +477,22 @@ match = { sender = ["review@clinic.example"] }
         assert_eq!(found(bytes), 0, "{what} still under the data directory");
     }
     assert_eq!(found(canary.as_bytes()), 0, "canary text at rest");
+}
+
+/// Waits (up to a minute) until the API search for `q` finds `want`
+/// messages; returns the last total seen.
+fn search_total(server: &Server, q: &str, want: u64) -> u64 {
+    let enc: String = q
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (st, body) = server.get(&format!("/v1/search?q={enc}"), &server.api_key);
+        let total = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["total"].as_u64()).unwrap_or(u64::MAX);
+        if (st == 200 && total == want) || std::time::Instant::now() > end {
+            return total;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
 }

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use sealpost_audit::{ChainHead, CheckpointSigner, NewEvent, chain};
-use sealpost_model::{ApiKeyId, MessageId, RecipientId, TenantId, now_micros};
+use sealpost_model::{ApiKeyId, EventId, MessageId, RecipientId, TenantId, now_micros};
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -58,6 +58,8 @@ pub enum Op {
     Pickup(PortalPickup),
     /// These messages are in the search index now.
     MarkIndexed(Vec<MessageId>),
+    /// These disposed messages are purged from the search index.
+    MarkUnindexed(Vec<MessageId>),
     /// Record a search with its sealed query.
     LogSearch(SearchLogRecord),
     /// Put a leased recipient back in the queue without counting an attempt
@@ -125,6 +127,23 @@ pub enum Op {
     Dispose(Disposal),
     /// A disposed message's blob is gone: forget its reference.
     BlobRemoved(TenantId, MessageId),
+    /// Record a patient access request (state `open`).
+    CreateAccessRequest(AccessRequestRecord),
+    /// An access request's record set was searched: `open` becomes
+    /// `searched`; a later state is left as it is.
+    AccessRequestSearched(TenantId, EventId),
+    /// An access request was fulfilled with the package whose SHA-256 is
+    /// given. Fails with a conflict if it is unknown or already fulfilled.
+    AccessRequestFulfilled {
+        /// Tenant.
+        tenant: TenantId,
+        /// The request.
+        id: EventId,
+        /// Unix micros.
+        at: i64,
+        /// The package's SHA-256, lowercase hex.
+        package_sha256: String,
+    },
 }
 
 impl Commit {
@@ -514,6 +533,14 @@ async fn write_op(
                 .execute(&mut **tx)
                 .await?;
         }
+        Op::MarkUnindexed(ids) => {
+            for id in ids {
+                sqlx::query("UPDATE messages SET indexed = 2 WHERE id = $1 AND disposed_at IS NOT NULL")
+                    .bind(id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
         Op::MarkIndexed(ids) => {
             for id in ids {
                 sqlx::query("UPDATE messages SET indexed = 1 WHERE id = $1")
@@ -643,6 +670,45 @@ async fn write_op(
             .bind(now_micros())
             .execute(&mut **tx)
             .await?;
+        }
+        Op::CreateAccessRequest(r) => {
+            sqlx::query(
+                "INSERT INTO access_requests (id, tenant_id, created_at, due_at, state, sealed) VALUES ($1, $2, $3, $4, 'open', $5)",
+            )
+            .bind(r.id.to_string())
+            .bind(r.tenant.as_str().to_owned())
+            .bind(r.created_at)
+            .bind(r.due_at)
+            .bind(r.sealed.clone())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, "access request id already exists"))?;
+        }
+        Op::AccessRequestSearched(tenant, id) => {
+            // Zero rows is fine: a fulfilled request may be searched again.
+            sqlx::query(
+                "UPDATE access_requests SET state = 'searched' WHERE tenant_id = $1 AND id = $2 AND state = 'open'",
+            )
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::AccessRequestFulfilled { tenant, id, at, package_sha256 } => {
+            // The state guard makes two concurrent fulfilments record one package, not two.
+            let done = sqlx::query(
+                "UPDATE access_requests SET state = 'fulfilled', fulfilled_at = $1, package_sha256 = $2 \
+                 WHERE tenant_id = $3 AND id = $4 AND state <> 'fulfilled'",
+            )
+            .bind(*at)
+            .bind(package_sha256.clone())
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("access request {id} not found or already fulfilled")));
+            }
         }
         Op::PutSecret(s) => {
             sqlx::query(

@@ -507,3 +507,26 @@ pub struct CertificateRecord {
     /// Audit actor text of who ran the disposal.
     pub actor: String,
 }
+
+/// A patient access request (R-AR-7, 45 CFR 164.524). Who the patient is
+/// lives only in `sealed`; the clear columns are ids, times, a state and
+/// the package hash.
+#[derive(Debug, Clone)]
+pub struct AccessRequestRecord {
+    /// Id (audit events name it).
+    pub id: EventId,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Unix micros.
+    pub created_at: i64,
+    /// When the answer is due, unix micros.
+    pub due_at: i64,
+    /// `open`, `searched` or `fulfilled`.
+    pub state: String,
+    /// Patient name, identifiers, requester, notes: JSON sealed under the root key.
+    pub sealed: Vec<u8>,
+    /// When the export was produced, unix micros.
+    pub fulfilled_at: Option<i64>,
+    /// The produced package's SHA-256, lowercase hex.
+    pub package_sha256: Option<String>,
+}

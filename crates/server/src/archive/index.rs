@@ -106,11 +106,27 @@ impl App {
         Ok(Some(index))
     }
 
-    /// Indexes up to one batch of messages; returns how many were processed.
+    /// Purges disposed messages from the index (a disposal run by the CLI
+    /// cannot write the index; the server finishes it here).
+    async fn purge_disposed(&self) -> Result<usize, ServerError> {
+        let disposed = self.store.disposed_but_indexed(BATCH).await?;
+        let mut by_tenant: BTreeMap<TenantId, Vec<MessageId>> = BTreeMap::new();
+        for (t, id) in &disposed {
+            by_tenant.entry(t.clone()).or_default().push(*id);
+        }
+        for (tenant, ids) in by_tenant {
+            self.unindex(&tenant, &ids).await?;
+        }
+        Ok(disposed.len())
+    }
+
+    /// Indexes up to one batch of messages (and purges disposed ones);
+    /// returns how many were processed.
     pub async fn index_pending(&self) -> Result<usize, ServerError> {
+        let purged = self.purge_disposed().await?;
         let pending = self.store.unindexed(BATCH).await?;
         if pending.is_empty() {
-            return Ok(0);
+            return Ok(purged);
         }
         let mut by_tenant: BTreeMap<TenantId, Vec<MessageId>> = BTreeMap::new();
         for (t, id) in &pending {
@@ -285,18 +301,26 @@ impl App {
         Ok(all)
     }
 
-    /// Removes messages from `tenant`'s index and purges them from its files
-    /// (after disposal, no index entry may remain). Only the indexer can.
+    /// Removes disposed messages from `tenant`'s index and purges them from
+    /// its files (after disposal, no index entry may remain). In a process
+    /// that is not the indexer this does nothing: the server's indexer
+    /// purges disposed messages it finds still indexed.
     pub async fn unindex(&self, tenant: &TenantId, ids: &[MessageId]) -> Result<(), ServerError> {
-        let Some(index) = self.index(tenant)? else { return Ok(()) };
-        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
-            index.delete(&ids)?;
-            index.purge()
-        })
-        .await
-        .map_err(|e| ServerError::State(e.to_string()))?
-        .map_err(search_err)
+        if !self.indexes.writer.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        if let Some(index) = self.index(tenant)? {
+            let texts: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
+                index.delete(&texts)?;
+                index.purge()
+            })
+            .await
+            .map_err(|e| ServerError::State(e.to_string()))?
+            .map_err(search_err)?;
+        }
+        self.store.commit(Commit { ops: vec![Op::MarkUnindexed(ids.to_vec())], events: Vec::new() }).await?;
+        Ok(())
     }
 }
 

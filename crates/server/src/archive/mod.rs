@@ -2,8 +2,11 @@
 //! search (`index.rs`), kept as long as the longest applicable retention
 //! rule says (`retention.rs`), preserved under legal holds (`holds.rs`),
 //! disposed of by crypto-shredding when its time is up (`disposal.rs`),
-//! and can be imported (`import.rs`) and exported (`export.rs`).
+//! and can be imported (`import.rs`) and exported (`export.rs`). Patient
+//! access requests (`access.rs`, R-AR-7) search and export a patient's
+//! designated record set.
 
+pub mod access;
 pub mod disposal;
 pub mod export;
 pub mod holds;

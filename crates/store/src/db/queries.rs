@@ -187,6 +187,22 @@ impl Store {
             .collect()
     }
 
+    /// Up to `limit` disposed messages still in the search index.
+    pub async fn disposed_but_indexed(&self, limit: i64) -> Result<Vec<(TenantId, MessageId)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, id FROM messages WHERE disposed_at IS NOT NULL AND indexed = 1 ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id = MessageId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("message id"))?;
+                Ok((tenant_of(r)?, id))
+            })
+            .collect()
+    }
+
     /// A logged search of the tenant.
     pub async fn search_log(&self, tenant: &TenantId, id: &EventId) -> Result<Option<SearchLogRecord>, StoreError> {
         let row = sqlx::query(
@@ -778,4 +794,62 @@ fn webhook_from(r: &AnyRow) -> Result<WebhookRecord, StoreError> {
         sealed_secret: r.try_get("sealed_secret")?,
         created_at: r.try_get("created_at")?,
     })
+}
+
+fn access_request_from(r: &AnyRow) -> Result<AccessRequestRecord, StoreError> {
+    Ok(AccessRequestRecord {
+        id: EventId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("access request id"))?,
+        tenant: tenant_of(r)?,
+        created_at: r.try_get("created_at")?,
+        due_at: r.try_get("due_at")?,
+        state: r.try_get("state")?,
+        sealed: r.try_get("sealed")?,
+        fulfilled_at: r.try_get("fulfilled_at")?,
+        package_sha256: r.try_get("package_sha256")?,
+    })
+}
+
+impl Store {
+    /// A tenant's patient access requests, soonest due first; with
+    /// `overdue_only`, only those not fulfilled whose due time is before `now`.
+    pub async fn access_requests(
+        &self,
+        tenant: &TenantId,
+        now: i64,
+        overdue_only: bool,
+    ) -> Result<Vec<AccessRequestRecord>, StoreError> {
+        let query = if overdue_only {
+            sqlx::query(
+                "SELECT id, tenant_id, created_at, due_at, state, sealed, fulfilled_at, package_sha256 \
+                 FROM access_requests WHERE tenant_id = $1 AND state <> 'fulfilled' AND due_at < $2 ORDER BY due_at, id",
+            )
+            .bind(tenant.as_str().to_owned())
+            .bind(now)
+        } else {
+            sqlx::query(
+                "SELECT id, tenant_id, created_at, due_at, state, sealed, fulfilled_at, package_sha256 \
+                 FROM access_requests WHERE tenant_id = $1 ORDER BY due_at, id",
+            )
+            .bind(tenant.as_str().to_owned())
+        };
+        let rows = query.fetch_all(&self.db().pool).await?;
+        rows.iter().map(access_request_from).collect()
+    }
+
+    /// One access request of the tenant.
+    pub async fn access_request(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<Option<AccessRequestRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, created_at, due_at, state, sealed, fulfilled_at, package_sha256 \
+             FROM access_requests WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(id.to_string())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.as_ref().map(access_request_from).transpose()
+    }
 }

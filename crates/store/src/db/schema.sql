@@ -32,3 +32,5 @@ CREATE UNIQUE INDEX IF NOT EXISTS holds_by_name ON holds (tenant_id, name_hash);
 CREATE TABLE IF NOT EXISTS holds_version (tenant_id TEXT PRIMARY KEY, version BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS disposal_certificates (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, message_id TEXT NOT NULL, sealed_sha256 BLOB NOT NULL, rule TEXT, action TEXT NOT NULL, message_date BIGINT NOT NULL, retain_until BIGINT NOT NULL, disposed_at BIGINT NOT NULL, actor TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS disposal_certificates_by_tenant ON disposal_certificates (tenant_id, disposed_at);
+CREATE TABLE IF NOT EXISTS access_requests (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, due_at BIGINT NOT NULL, state TEXT NOT NULL, sealed BLOB NOT NULL, fulfilled_at BIGINT, package_sha256 TEXT);
+CREATE INDEX IF NOT EXISTS access_requests_by_due ON access_requests (tenant_id, state, due_at);

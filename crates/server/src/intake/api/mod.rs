@@ -1,8 +1,10 @@
 //! The REST API (R-IN-2) over HTTPS: `/v1/messages`, `/v1/messages/batch`,
-//! `/v1/messages/raw`, `/v1/messages/{id}`, `/v1/messages/{id}/raw`.
+//! `/v1/messages/raw`, `/v1/messages/{id}`, `/v1/messages/{id}/raw`;
+//! `/v1/access-requests` (patient access requests, R-AR-7).
 //! Every call carries `Authorization: Bearer <api key>`; every query is
 //! scoped to the key's tenant.
 
+mod access_requests;
 mod build;
 mod caller;
 mod error;
@@ -61,6 +63,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/holds", post(holds::create).get(holds::list))
         .route("/v1/holds/{id}/release", post(holds::release))
         .route("/v1/holds/{id}/approve-release", post(holds::approve_release))
+        .route("/v1/access-requests", post(access_requests::create).get(access_requests::list))
+        .route("/v1/access-requests/{id}", get(access_requests::get))
+        .route("/v1/access-requests/{id}/search", post(access_requests::search))
         .route("/p/{token}", get(portal::pickup))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(body_limit))
