@@ -21,10 +21,11 @@ pub struct PolicyHeaderError;
 /// The unfolded value of the first header `name` in the header section of
 /// `raw` (which intake already checked).
 pub(crate) fn header_value(raw: &[u8], name: &str) -> Option<String> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(raw.len());
-    let mut lines = raw[..end].split(|&b| b == b'\n').peekable();
+    // The header section ends at the first empty line, CRLF or bare LF
+    // (imported mail often has LF endings): body lines are never headers.
+    let mut lines =
+        raw.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).take_while(|l| !l.is_empty()).peekable();
     while let Some(line) = lines.next() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
         if !line[..colon].eq_ignore_ascii_case(name.as_bytes()) {
             continue;
@@ -32,7 +33,7 @@ pub(crate) fn header_value(raw: &[u8], name: &str) -> Option<String> {
         let mut value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
         while let Some(next) = lines.peek() {
             if next.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-                value.push_str(&String::from_utf8_lossy(next.strip_suffix(b"\r").unwrap_or(next)));
+                value.push_str(&String::from_utf8_lossy(next));
                 lines.next();
             } else {
                 break;
@@ -75,6 +76,11 @@ mod tests {
         assert_eq!(category_from_headers(m), Ok(None), "body lines are not headers");
         let m = b"From: a@b.c\r\nx-sealpost-category: promo\r\n\r\n";
         assert_eq!(category_from_headers(m), Err(CategoryError));
+        // LF-only mail (imports): the first empty line ends the headers too.
+        let m = b"From: a@b.c\nSubject: x\n\nX-Sealpost-Category: marketing\n";
+        assert_eq!(category_from_headers(m), Ok(None), "a body line of an LF message is not a header");
+        let m = b"From: a@b.c\nX-Sealpost-Category: marketing\n\nbody\n";
+        assert_eq!(category_from_headers(m), Ok(Some(Category::Marketing)));
     }
 
     #[test]
