@@ -103,6 +103,7 @@ impl App {
             let page = self.store.expired_messages(tenant, opts.now, after.as_ref(), PAGE).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.message);
+            let mut batch = Vec::with_capacity(page.len());
             for record in page {
                 let id = record.message;
                 if record.action.as_deref() == Some("review") {
@@ -124,18 +125,19 @@ impl App {
                     }
                     continue;
                 }
-                if !paused {
-                    paused = true;
-                    test_pause().await;
-                }
-                match self.dispose(tenant, &candidate, &mut holds, &opts.actor, "dispose", Vec::new()).await {
-                    Ok(None) => report.disposed.push(id.to_string()),
-                    Ok(Some(h)) => report.held.push((id.to_string(), h.to_string())),
-                    Err(e) => {
-                        tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal failed");
-                        report.failed += 1;
-                    }
-                }
+                batch.push(candidate);
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            if !paused {
+                paused = true;
+                test_pause().await;
+            }
+            // One commit per page: one sync for up to PAGE disposals.
+            if let Err(e) = self.dispose_batch(tenant, &batch, &mut holds, &opts.actor, &mut report).await {
+                tracing::warn!(tenant = %tenant, error = %e, "disposal of a batch failed");
+                report.failed += batch.len();
             }
         }
         if !report.disposed.is_empty() && !opts.dry_run {
@@ -203,6 +205,110 @@ impl App {
             }
         }
         Err(ArchiveError::Refused(format!("message {id}: holds kept changing; try again")))
+    }
+
+    /// Disposes of `batch` in one commit, except the messages a hold covers.
+    /// A hold created or released meanwhile fails the commit (holds-version
+    /// check in the transaction): coverage is recomputed and it is retried.
+    async fn dispose_batch(
+        &self,
+        tenant: &TenantId,
+        batch: &[Candidate],
+        holds: &mut ActiveHolds,
+        actor: &Actor,
+        report: &mut RunReport,
+    ) -> Result<(), ArchiveError> {
+        let mut sealed = Vec::with_capacity(batch.len());
+        for c in batch {
+            let cert_id = sealpost_model::RecipientId::new();
+            let purpose = format!("disposal-certificate/{tenant}/{cert_id}");
+            sealed.push((cert_id, self.root().seal_secret(&purpose, c.sha256.as_bytes())?));
+        }
+        for _ in 0..HOLD_RETRIES {
+            let (mut ops, mut events, mut ids, mut held) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let now = now_micros();
+            for (c, (cert_id, sealed_sha256)) in batch.iter().zip(&sealed) {
+                let id = c.record.message;
+                if let Some(h) = holds.covering(&id, c.record.message_date, &c.custodians) {
+                    held.push((id.to_string(), h.to_string()));
+                    continue;
+                }
+                let certificate = CertificateRecord {
+                    id: *cert_id,
+                    tenant: tenant.clone(),
+                    message: id,
+                    sealed_sha256: sealed_sha256.clone(),
+                    rule: c.record.rule.clone(),
+                    action: "dispose".to_owned(),
+                    message_date: c.record.message_date,
+                    retain_until: c.record.retain_until.unwrap_or_default(),
+                    disposed_at: now,
+                    actor: actor.as_str().to_owned(),
+                };
+                events.push(
+                    NewEvent::new(tenant.clone(), actor.clone(), Action::MessageDisposed, Outcome::Success)
+                        .target(id)
+                        .detail("certificate", DetailValue::id(*cert_id))
+                        .detail("action", DetailValue::Name("dispose"))
+                        .detail("retain_until", DetailValue::Count(certificate.retain_until)),
+                );
+                ops.push(Op::Dispose(Disposal {
+                    tenant: tenant.clone(),
+                    message: id,
+                    holds_version: holds.version,
+                    certificate,
+                }));
+                ids.push(id);
+            }
+            if ops.is_empty() {
+                report.held.extend(held);
+                return Ok(());
+            }
+            match self.store.commit(Commit { ops, events }).await {
+                Ok(_) => {
+                    report.disposed.extend(ids.iter().map(ToString::to_string));
+                    report.held.extend(held);
+                    self.remove_disposed_batch(tenant, &ids).await;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(e)) if e.contains("holds of tenant") => {
+                    *holds = self.active_holds(tenant).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ArchiveError::Refused("holds kept changing during the disposal; try again".into()))
+    }
+
+    /// After a batch's commit: its index entries (one purge), its blobs, and
+    /// one commit recording the removed blobs. Failures leave only
+    /// ciphertext whose key is gone; the next run retries.
+    async fn remove_disposed_batch(&self, tenant: &TenantId, ids: &[MessageId]) {
+        if let Err(e) = self.unindex(tenant, ids).await {
+            tracing::warn!(tenant = %tenant, error = %e, "disposal: unindex failed");
+        }
+        let mut removed = Vec::with_capacity(ids.len());
+        for id in ids {
+            let blob = match self.store.message(tenant, id).await {
+                Ok(Some(m)) if !m.blob_ref.is_empty() => m.blob_ref,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob lookup failed");
+                    continue;
+                }
+            };
+            match self.store.delete_blob(&blob).await {
+                Ok(()) => removed.push(Op::BlobRemoved(tenant.clone(), *id)),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob deletion failed; retried next run")
+                }
+            }
+        }
+        if !removed.is_empty()
+            && let Err(e) = self.store.commit(Commit { ops: removed, events: Vec::new() }).await
+        {
+            tracing::warn!(tenant = %tenant, error = %e, "disposal: recording removed blobs failed; retried next run");
+        }
     }
 
     /// After the commit: the blob and the index entries. A failure here
