@@ -17,10 +17,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-
 use crate::mx::{MxError, MxResolver};
 
 /// Why a fetch returned no body.
@@ -133,7 +129,7 @@ impl HttpsFetcher {
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| HttpsError::Config(e.to_string()))?
-            .with_root_certificates(roots(extra_ca_files)?)
+            .with_root_certificates(crate::tls::trust_roots(extra_ca_files).map_err(HttpsError::Config)?)
             .with_no_client_auth();
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -206,20 +202,6 @@ pub(crate) fn is_host_name(host: &str) -> bool {
         })
         // A name whose last label is all digits would parse as an IPv4 address.
         && labels.last().is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn roots(extra_ca_files: &[impl AsRef<Path>]) -> Result<RootCertStore, HttpsError> {
-    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    for path in extra_ca_files {
-        let path = path.as_ref();
-        let config = |e: &dyn std::fmt::Display| HttpsError::Config(format!("{}: {e}", path.display()));
-        let pem = std::fs::read(path).map_err(|e| config(&e))?;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| config(&e))?;
-            roots.add(cert).map_err(|e| config(&e))?;
-        }
-    }
-    Ok(roots)
 }
 
 fn request_error(e: reqwest::Error) -> HttpsError {

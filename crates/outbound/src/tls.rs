@@ -90,18 +90,27 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 }
 
+/// The Mozilla root set plus the CA certificates in `extra_ca_files` (PEM):
+/// the one trust store for MX connections and for MTA-STS/WKD fetches. The
+/// error names the file.
+pub(crate) fn trust_roots(extra_ca_files: &[impl AsRef<Path>]) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    for path in extra_ca_files {
+        let path = path.as_ref();
+        let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let pem = std::fs::read(path).map_err(|e| named(&e))?;
+        for cert in rustls_pemfile::certs(&mut &pem[..]) {
+            let cert = cert.map_err(|e| named(&e))?;
+            roots.add(cert).map_err(|e| named(&e))?;
+        }
+    }
+    Ok(roots)
+}
+
 impl TlsClient {
     /// The Mozilla root set plus the CA certificates in `extra_ca_files` (PEM).
     pub fn new(extra_ca_files: &[impl AsRef<Path>]) -> Result<Self, OutboundError> {
-        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        for path in extra_ca_files {
-            let path = path.as_ref();
-            let pem = std::fs::read(path).map_err(|e| OutboundError::Config(format!("{}: {e}", path.display())))?;
-            for cert in rustls_pemfile::certs(&mut &pem[..]) {
-                let cert = cert.map_err(|e| OutboundError::Config(format!("{}: {e}", path.display())))?;
-                roots.add(cert).map_err(|e| OutboundError::Config(format!("{}: {e}", path.display())))?;
-            }
-        }
+        let roots = trust_roots(extra_ca_files).map_err(OutboundError::Config)?;
         Ok(Self { roots: Arc::new(roots), provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()) })
     }
 

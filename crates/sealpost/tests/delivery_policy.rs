@@ -27,18 +27,6 @@ fn send(server: &Server, body: Value) -> String {
     b["id"].as_str().expect("id").to_owned()
 }
 
-/// Waits until the first recipient of `id` is in `want`; returns the state.
-fn wait_state(server: &Server, id: &str, want: &str, timeout: Duration) -> Value {
-    let end = Instant::now() + timeout;
-    loop {
-        let s = server.api_state(id);
-        if s["recipients"][0]["state"] == want || Instant::now() > end {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn plain_receiver() -> SmtpReceiver {
     SmtpReceiver::start(ReceiverOptions::default()).expect("receiver")
 }
@@ -122,11 +110,11 @@ notice_from = "no-reply@clinic.test"
         send(&server, json!({"from": "letters@news.clinic.test", "to": "e@open.test", "text": "newsletter-body"}));
 
     for id in [&by_domain, &by_field, &by_header, &by_dictionary, &by_mrn] {
-        let s = wait_state(&server, id, "portal", Duration::from_secs(60));
+        let s = server.wait_state(id, "portal", Duration::from_secs(60));
         assert_eq!(s["recipients"][0]["state"], "portal", "{id}: {s}");
     }
     for id in [&plain, &news] {
-        let s = wait_state(&server, id, "delivered", Duration::from_secs(60));
+        let s = server.wait_state(id, "delivered", Duration::from_secs(60));
         assert_eq!(s["recipients"][0]["state"], "delivered", "{id}: {s}");
     }
     assert_eq!(server.api_state(&news)["category"], "marketing", "the tenant's category rule applied");
@@ -175,7 +163,7 @@ source_address = "127.0.0.2"
             &server,
             json!({"from": "office@clinic.test", "to": format!("p{i}@reuse.test"), "text": "hello", "category": category}),
         );
-        let s = wait_state(&server, &id, "delivered", Duration::from_secs(60));
+        let s = server.wait_state(&id, "delivered", Duration::from_secs(60));
         assert_eq!(s["recipients"][0]["state"], "delivered", "{s}");
         ids.push(id);
     }
@@ -288,7 +276,7 @@ concurrency = 2
     assert_eq!(st, 202, "{b}");
     for m in b["messages"].as_array().expect("ids") {
         let id = m["id"].as_str().expect("id");
-        let s = wait_state(&server, id, "delivered", Duration::from_secs(120));
+        let s = server.wait_state(id, "delivered", Duration::from_secs(120));
         assert_eq!(s["recipients"][0]["state"], "delivered", "{s}");
     }
     assert_eq!(rx.wait_for_transactions(10, Duration::from_secs(10)).expect("all received").len(), 10);
@@ -390,13 +378,13 @@ connection_cache_seconds = 0
     let ok = send(&server, msg("a@req.test"));
     let refused_no_ext = send(&server, msg("b@noreq.test"));
     let refused_no_tls = send(&server, msg("c@open.test"));
-    let s = wait_state(&server, &ok, "delivered", Duration::from_secs(60));
+    let s = server.wait_state(&ok, "delivered", Duration::from_secs(60));
     assert_eq!(s["recipients"][0]["state"], "delivered", "{s}");
     let got = req.wait_for_transactions(1, Duration::from_secs(10)).expect("delivered");
     assert!(got[0].mail_from.ends_with("REQUIRETLS"), "REQUIRETLS is passed on: {}", got[0].mail_from);
     assert!(req.sessions()[0].tls_version.is_some(), "over TLS");
     for id in [&refused_no_ext, &refused_no_tls] {
-        let s = wait_state(&server, id, "bounced", Duration::from_secs(60));
+        let s = server.wait_state(id, "bounced", Duration::from_secs(60));
         assert_eq!(s["recipients"][0]["state"], "bounced", "{s}");
     }
     assert!(!all_data(&noreq).contains("requiretls-body"), "not relayed to a server without REQUIRETLS");

@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Backend, Opts, Server};
 use sealpost_testkit::{PostfixOptions, PostfixReceiver, Script, ScriptedServer, Tls};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn mail_rcpt(rcpt_reply: &str) -> Script {
     Script::smtp_greeting()
@@ -46,17 +46,6 @@ fn send(server: &Server, to: &str, subject: &str) -> String {
     b["id"].as_str().expect("id").to_owned()
 }
 
-fn wait_state(server: &Server, id: &str, want: &str, timeout: Duration) -> Value {
-    let end = Instant::now() + timeout;
-    loop {
-        let s = server.api_state(id);
-        if s["recipients"][0]["state"] == want || Instant::now() > end {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn transient_then_success_delivers_once_and_permanent_failure_bounces_and_suppresses() {
     let retry = ScriptedServer::start(vec![mail_rcpt("451 4.3.0 try again later\r\n"), accept_all()]).expect("retry");
@@ -83,7 +72,7 @@ notice_from = "no-reply@clinic.test"
 
     // 4xx, then 2xx on the retry: delivered, exactly one DATA.
     let id = send(&server, "pat@retry.test", "Appointment");
-    let state = wait_state(&server, &id, "delivered", Duration::from_secs(60));
+    let state = server.wait_state(&id, "delivered", Duration::from_secs(60));
     let r = &state["recipients"][0];
     assert_eq!(r["state"], "delivered", "{state}");
     assert_eq!(r["attempts"], 2, "{state}");
@@ -99,7 +88,7 @@ notice_from = "no-reply@clinic.test"
 
     // 5xx: bounced, failure notice to the sender without PHI, suppression.
     let id = send(&server, "Pat.Secret@gone.test", "Colonoscopy prep");
-    let state = wait_state(&server, &id, "bounced", Duration::from_secs(60));
+    let state = server.wait_state(&id, "bounced", Duration::from_secs(60));
     assert_eq!(state["recipients"][0]["state"], "bounced", "{state}");
     assert_eq!(state["recipients"][0]["last_code"], 550, "{state}");
     let notices = sender_box.wait_for_messages(1, Duration::from_secs(30)).expect("failure notice");
@@ -110,7 +99,7 @@ notice_from = "no-reply@clinic.test"
     }
     let before = gone.connections();
     let id2 = send(&server, "pat.secret@GONE.test", "Follow-up");
-    let state = wait_state(&server, &id2, "suppressed", Duration::from_secs(30));
+    let state = server.wait_state(&id2, "suppressed", Duration::from_secs(30));
     assert_eq!(state["recipients"][0]["state"], "suppressed", "a hard-bounced address was sent to again: {state}");
     assert_eq!(gone.connections(), before, "a suppressed recipient's server was contacted");
     assert!(server.count_action_db("message.bounced") >= 2);

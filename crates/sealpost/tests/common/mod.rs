@@ -417,6 +417,19 @@ failure_delay_ms = 50
         serde_json::from_slice(&body).expect("state JSON")
     }
 
+    /// GET /v1/messages/{id} until its first recipient is in state `want`
+    /// (or `timeout` passes); returns the last state seen.
+    pub fn wait_state(&self, id: &str, want: &str, timeout: Duration) -> Value {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            let s = self.api_state(id);
+            if s["recipients"][0]["state"] == want || std::time::Instant::now() > end {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// GET /v1/messages/{id}/raw with the initial (admin) key; asserts 200.
     pub fn api_raw(&self, id: &str) -> Vec<u8> {
         let (status, body) = self.get(&format!("/v1/messages/{id}/raw"), &self.api_key);

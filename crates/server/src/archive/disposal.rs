@@ -135,7 +135,9 @@ impl App {
                 test_pause().await;
             }
             // One commit per page: one sync for up to PAGE disposals.
-            if let Err(e) = self.dispose_batch(tenant, &batch, &mut holds, &opts.actor, &mut report).await {
+            if let Err(e) =
+                self.dispose_batch(tenant, &batch, &mut holds, &opts.actor, "dispose", Vec::new(), &mut report).await
+            {
                 tracing::warn!(tenant = %tenant, error = %e, "disposal of a batch failed");
                 report.failed += batch.len();
             }
@@ -156,68 +158,34 @@ impl App {
     async fn dispose(
         &self,
         tenant: &TenantId,
-        c: &Candidate,
+        c: Candidate,
         holds: &mut ActiveHolds,
         actor: &Actor,
         action: &'static str,
         extra: Vec<NewEvent>,
     ) -> Result<Option<HoldId>, ArchiveError> {
-        let id = c.record.message;
-        let cert_id = sealpost_model::RecipientId::new();
-        let sealed_sha256 =
-            self.root().seal_secret(&format!("disposal-certificate/{tenant}/{cert_id}"), c.sha256.as_bytes())?;
-        for _ in 0..HOLD_RETRIES {
-            if let Some(h) = holds.covering(&id, c.record.message_date, &c.custodians) {
-                return Ok(Some(h));
-            }
-            let now = now_micros();
-            let certificate = CertificateRecord {
-                id: cert_id,
-                tenant: tenant.clone(),
-                message: id,
-                sealed_sha256: sealed_sha256.clone(),
-                rule: c.record.rule.clone(),
-                action: action.to_owned(),
-                message_date: c.record.message_date,
-                retain_until: c.record.retain_until.unwrap_or_default(),
-                disposed_at: now,
-                actor: actor.as_str().to_owned(),
-            };
-            let mut events = extra.clone();
-            events.push(
-                NewEvent::new(tenant.clone(), actor.clone(), Action::MessageDisposed, Outcome::Success)
-                    .target(id)
-                    .detail("certificate", DetailValue::id(cert_id))
-                    .detail("action", DetailValue::Name(action))
-                    .detail("retain_until", DetailValue::Count(certificate.retain_until)),
-            );
-            let disposal = Disposal { tenant: tenant.clone(), message: id, holds_version: holds.version, certificate };
-            match self.store.commit(Commit { ops: vec![Op::Dispose(disposal)], events }).await {
-                Ok(_) => {
-                    self.remove_disposed_data(tenant, &id).await;
-                    return Ok(None);
-                }
-                Err(StoreError::Conflict(e)) if e.contains("holds of tenant") => {
-                    // A hold was created or released since coverage was computed.
-                    *holds = self.active_holds(tenant).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ArchiveError::Refused(format!("message {id}: holds kept changing; try again")))
+        let mut report = RunReport::default();
+        let held =
+            self.dispose_batch(tenant, std::slice::from_ref(&c), holds, actor, action, extra, &mut report).await?;
+        Ok(held.first().map(|(_, hold)| *hold))
     }
 
     /// Disposes of `batch` in one commit, except the messages a hold covers.
     /// A hold created or released meanwhile fails the commit (holds-version
     /// check in the transaction): coverage is recomputed and it is retried.
+    /// `extra` events go into the same commit (a review approval). Returns
+    /// the held messages with their holds (also added to `report`).
+    #[allow(clippy::too_many_arguments)]
     async fn dispose_batch(
         &self,
         tenant: &TenantId,
         batch: &[Candidate],
         holds: &mut ActiveHolds,
         actor: &Actor,
+        action: &'static str,
+        extra: Vec<NewEvent>,
         report: &mut RunReport,
-    ) -> Result<(), ArchiveError> {
+    ) -> Result<Vec<(MessageId, HoldId)>, ArchiveError> {
         let mut sealed = Vec::with_capacity(batch.len());
         for c in batch {
             let cert_id = sealpost_model::RecipientId::new();
@@ -225,12 +193,12 @@ impl App {
             sealed.push((cert_id, self.root().seal_secret(&purpose, c.sha256.as_bytes())?));
         }
         for _ in 0..HOLD_RETRIES {
-            let (mut ops, mut events, mut ids, mut held) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut ops, mut events, mut ids, mut held) = (Vec::new(), extra.clone(), Vec::new(), Vec::new());
             let now = now_micros();
             for (c, (cert_id, sealed_sha256)) in batch.iter().zip(&sealed) {
                 let id = c.record.message;
                 if let Some(h) = holds.covering(&id, c.record.message_date, &c.custodians) {
-                    held.push((id.to_string(), h.to_string()));
+                    held.push((id, h));
                     continue;
                 }
                 let certificate = CertificateRecord {
@@ -239,7 +207,7 @@ impl App {
                     message: id,
                     sealed_sha256: sealed_sha256.clone(),
                     rule: c.record.rule.clone(),
-                    action: "dispose".to_owned(),
+                    action: action.to_owned(),
                     message_date: c.record.message_date,
                     retain_until: c.record.retain_until.unwrap_or_default(),
                     disposed_at: now,
@@ -249,7 +217,7 @@ impl App {
                     NewEvent::new(tenant.clone(), actor.clone(), Action::MessageDisposed, Outcome::Success)
                         .target(id)
                         .detail("certificate", DetailValue::id(*cert_id))
-                        .detail("action", DetailValue::Name("dispose"))
+                        .detail("action", DetailValue::Name(action))
                         .detail("retain_until", DetailValue::Count(certificate.retain_until)),
                 );
                 ops.push(Op::Dispose(Disposal {
@@ -260,16 +228,17 @@ impl App {
                 }));
                 ids.push(id);
             }
+            let held_text = held.iter().map(|(id, h)| (id.to_string(), h.to_string()));
             if ops.is_empty() {
-                report.held.extend(held);
-                return Ok(());
+                report.held.extend(held_text);
+                return Ok(held);
             }
             match self.store.commit(Commit { ops, events }).await {
                 Ok(_) => {
                     report.disposed.extend(ids.iter().map(ToString::to_string));
-                    report.held.extend(held);
+                    report.held.extend(held_text);
                     self.remove_disposed_batch(tenant, &ids).await;
-                    return Ok(());
+                    return Ok(held);
                 }
                 Err(StoreError::Conflict(e)) if e.contains("holds of tenant") => {
                     *holds = self.active_holds(tenant).await?;
@@ -311,25 +280,6 @@ impl App {
         }
     }
 
-    /// After the commit: the blob and the index entries. A failure here
-    /// leaves only ciphertext whose key is gone; the next run retries.
-    async fn remove_disposed_data(&self, tenant: &TenantId, id: &MessageId) {
-        if let Err(e) = self.unindex(tenant, std::slice::from_ref(id)).await {
-            tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: unindex failed");
-        }
-        let blob = match self.store.message(tenant, id).await {
-            Ok(Some(m)) if !m.blob_ref.is_empty() => m.blob_ref,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob lookup failed");
-                return;
-            }
-        };
-        if let Err(e) = self.delete_disposed_blob(tenant, id, &blob).await {
-            tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob deletion failed; retried next run");
-        }
-    }
-
     async fn delete_disposed_blob(&self, tenant: &TenantId, id: &MessageId, blob: &str) -> Result<(), ArchiveError> {
         self.store.delete_blob(blob).await?;
         self.store.commit(Commit { ops: vec![Op::BlobRemoved(tenant.clone(), *id)], events: Vec::new() }).await?;
@@ -364,7 +314,7 @@ impl App {
         let reviewed = NewEvent::new(tenant.clone(), actor.clone(), Action::DispositionReviewed, Outcome::Success)
             .target(*id)
             .detail("decision", DetailValue::Name("approve"));
-        match self.dispose(tenant, &candidate, &mut holds, &actor, "review", vec![reviewed]).await? {
+        match self.dispose(tenant, candidate, &mut holds, &actor, "review", vec![reviewed]).await? {
             None => Ok(()),
             Some(hold) => {
                 let ev = NewEvent::new(tenant.clone(), actor, Action::DispositionReviewed, Outcome::Failure)

@@ -35,6 +35,12 @@ fn message_from(row: &AnyRow) -> Result<MessageRecord, StoreError> {
     })
 }
 
+/// A `(tenant_id, id)` row of `messages`.
+fn tenant_and_message(row: &AnyRow) -> Result<(TenantId, MessageId), StoreError> {
+    let id = MessageId::parse(&row.try_get::<String, _>("id")?).map_err(|_| corrupt("message id"))?;
+    Ok((tenant_of(row)?, id))
+}
+
 fn api_key_from(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
     let scopes: String = row.try_get("scopes")?;
     Ok(ApiKeyRecord {
@@ -179,12 +185,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.db().pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let id = MessageId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("message id"))?;
-                Ok((tenant_of(r)?, id))
-            })
-            .collect()
+        rows.iter().map(tenant_and_message).collect()
     }
 
     /// Up to `limit` disposed messages still in the search index.
@@ -195,12 +196,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.db().pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let id = MessageId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("message id"))?;
-                Ok((tenant_of(r)?, id))
-            })
-            .collect()
+        rows.iter().map(tenant_and_message).collect()
     }
 
     /// A logged search of the tenant.
