@@ -6,6 +6,8 @@
 //!   one at a time, byte-exact, never validated.
 //! - [`check`]: what is malformed about a message, as PHI-free [`Problem`]s
 //!   for the import report.
+//! - [`splice`]: cut large base64 bodies out of a message (the archive
+//!   stores each attachment once per tenant) and splice them back, byte-exact.
 //! - [`write`]: export to an mboxrd file or a zip of `.eml` files, each with
 //!   a manifest and a SHA-256 checksum file, written to a temporary file and
 //!   renamed into place only when complete.
@@ -32,6 +34,7 @@
 mod check;
 mod error;
 pub mod read;
+pub mod splice;
 pub mod write;
 
 pub use check::{Problem, check};

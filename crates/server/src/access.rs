@@ -58,7 +58,18 @@ impl App {
             .map_err(|e| ServerError::State(format!("message {id}: metadata: {e}")))?;
         let bytes = if raw {
             let sealed = self.store.read_blob(&record.blob_ref).await?;
-            Some(dek.open_blob(&sealed, &ctx)?)
+            let stored = dek.open_blob(&sealed, &ctx)?;
+            if meta.splices.is_empty() {
+                Some(stored)
+            } else {
+                // Rebuilt bytes are checked against the digest sealed at
+                // acceptance: a wrong splice must fail, not serve altered mail.
+                let original = self.splice_attachments(tenant, stored, &meta.splices).await?;
+                if hex::encode(sealpost_crypto::sha256(&original)) != meta.sha256 {
+                    return Err(ServerError::State(format!("message {id}: rebuilt bytes do not match their SHA-256")));
+                }
+                Some(original)
+            }
         } else {
             None
         };

@@ -117,7 +117,8 @@ impl App {
     }
 
     /// Rotates a tenant's KEK: a new version, then every data key re-wrapped
-    /// under it (bodies are not re-encrypted). Returns (new version, keys re-wrapped).
+    /// under it, attachment keys too (bodies are not re-encrypted). Returns
+    /// (new version, message keys re-wrapped).
     pub async fn rotate_kek(&self, tenant: &TenantId, actor: Actor) -> Result<(i64, usize), ServerError> {
         self.forget_tenant_keys(tenant).await;
         let old = self.tenant_keys(tenant).await?;
@@ -150,10 +151,12 @@ impl App {
                 })
                 .await?;
         }
+        let attachments = self.rewrap_attachment_keys(tenant, &old, &kek, version).await?;
         let ev = NewEvent::new(tenant.clone(), actor, Action::KeyRotated, Outcome::Success)
             .detail("key", DetailValue::Name("tenant-kek"))
             .detail("version", DetailValue::Count(version))
-            .detail("rewrapped", DetailValue::Count(count as i64));
+            .detail("rewrapped", DetailValue::Count(count as i64))
+            .detail("attachments", DetailValue::Count(attachments as i64));
         self.audit(vec![ev]).await?;
         self.forget_tenant_keys(tenant).await;
         Ok((version, count))

@@ -44,6 +44,18 @@ pub enum Op {
         /// Message id and its re-wrapped data key.
         keys: Vec<(MessageId, Vec<u8>)>,
     },
+    /// Attachment keys re-wrapped under a new KEK version (KEK rotation).
+    RewrapAttachmentKeys {
+        /// Tenant.
+        tenant: TenantId,
+        /// The KEK version the new wrappings are under.
+        kek_version: i64,
+        /// Attachment hash and its re-wrapped key.
+        keys: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// These unreferenced blobs (of attachments disposed with their last
+    /// message, or sealed twice by a race) are deleted: forget them.
+    GarbageRemoved(Vec<String>),
     /// A new user.
     CreateUser(UserRecord),
     /// A new API key.
@@ -197,7 +209,16 @@ impl Handle {
 }
 
 fn commit_bytes(c: &Commit) -> usize {
-    c.ops.iter().map(|op| if let Op::Message(m) = op { m.sealed_blob.len() } else { 64 }).sum()
+    c.ops
+        .iter()
+        .map(|op| match op {
+            Op::Message(m) => {
+                m.sealed_blob.len()
+                    + m.attachments.iter().filter_map(|a| a.sealed.as_ref()).map(|a| a.blob.len()).sum::<usize>()
+            }
+            _ => 64,
+        })
+        .sum()
 }
 
 impl Committer {
@@ -240,17 +261,25 @@ impl Committer {
 
     /// Writes `commits` in one transaction; returns each commit's event seqs.
     async fn apply(&self, commits: &[&Commit], force_checkpoint: bool) -> Result<Vec<Vec<i64>>, StoreError> {
+        // Write-unique names: a failed or retried commit can never overwrite
+        // the blob of a message or attachment that is already stored.
+        // `write_op` takes the references back in this order.
         let blobs: Vec<(String, Bytes)> = commits
             .iter()
             .flat_map(|c| c.ops.iter())
             .filter_map(|op| match op {
-                // A write-unique name: a failed or retried commit can never
-                // overwrite the blob of a message that is already stored.
-                Op::Message(m) => Some((
-                    format!("t/{}/m/{}/{}", m.tenant, m.id, uuid::Uuid::new_v4().simple()),
-                    m.sealed_blob.clone(),
-                )),
+                Op::Message(m) => Some(m),
                 _ => None,
+            })
+            .flat_map(|m| {
+                let message =
+                    (format!("t/{}/m/{}/{}", m.tenant, m.id, uuid::Uuid::new_v4().simple()), m.sealed_blob.clone());
+                let attachments = m
+                    .attachments
+                    .iter()
+                    .filter_map(|a| a.sealed.as_ref())
+                    .map(|a| (format!("t/{}/a/{}", m.tenant, uuid::Uuid::new_v4().simple()), a.blob.clone()));
+                std::iter::once(message).chain(attachments)
             })
             .collect();
         let mut refs = self.blobs.put_batch(blobs).await?.into_iter();
@@ -406,6 +435,9 @@ async fn write_op(
                     fan_out(tx, &m.tenant, payload).await?;
                 }
             }
+            for a in &m.attachments {
+                reference_attachment(tx, m, a, refs).await?;
+            }
         }
         Op::Idempotency(r) => {
             sqlx::query(
@@ -445,6 +477,29 @@ async fn write_op(
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict(format!("re-wrap: message {id} not found in tenant {tenant}")));
                 }
+            }
+        }
+        Op::RewrapAttachmentKeys { tenant, kek_version, keys } => {
+            for (hash, wrapped) in keys {
+                // An attachment disposed meanwhile has no row to re-wrap:
+                // nothing is lost by skipping it.
+                sqlx::query(
+                    "UPDATE attachments SET wrapped_key = $1, kek_version = $2 WHERE tenant_id = $3 AND hash = $4",
+                )
+                .bind(wrapped.clone())
+                .bind(*kek_version)
+                .bind(tenant.as_str().to_owned())
+                .bind(hash.clone())
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Op::GarbageRemoved(blob_refs) => {
+            for blob_ref in blob_refs {
+                sqlx::query("DELETE FROM blob_garbage WHERE blob_ref = $1")
+                    .bind(blob_ref.clone())
+                    .execute(&mut **tx)
+                    .await?;
             }
         }
         Op::CreateUser(u) => {
@@ -861,6 +916,7 @@ async fn dispose(tx: &mut Transaction<'static, Any>, d: &Disposal) -> Result<(),
     if done.rows_affected() != 1 {
         return Err(StoreError::Conflict(format!("message {} not found or already disposed", d.message)));
     }
+    release_attachments(tx, &d.tenant, &d.message).await?;
     for table in ["queue", "portal_pickups"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant_id = $1 AND message_id = $2")))
             .bind(tenant.clone())
@@ -884,6 +940,114 @@ async fn dispose(tx: &mut Transaction<'static, Any>, d: &Disposal) -> Result<(),
     .bind(c.actor.clone())
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Adds `m`'s reference to attachment `a`, storing it if it is new. Two
+/// commits racing to store the same new attachment both succeed: the loser's
+/// sealed copy is unreferenced and goes to `blob_garbage`.
+async fn reference_attachment(
+    tx: &mut Transaction<'static, Any>,
+    m: &NewMessage,
+    a: &NewAttachment,
+    refs: &mut impl Iterator<Item = String>,
+) -> Result<(), StoreError> {
+    let tenant = m.tenant.as_str().to_owned();
+    match &a.sealed {
+        Some(sealed) => {
+            let ours = refs.next().ok_or_else(|| StoreError::Blob("attachment blob reference missing".into()))?;
+            let kept: String = sqlx::query(
+                "INSERT INTO attachments (tenant_id, hash, kek_version, wrapped_key, blob_ref, size, refs, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7) \
+                 ON CONFLICT (tenant_id, hash) DO UPDATE SET refs = attachments.refs + 1 RETURNING blob_ref",
+            )
+            .bind(tenant.clone())
+            .bind(a.hash.clone())
+            .bind(sealed.kek_version)
+            .bind(sealed.wrapped_key.clone())
+            .bind(ours.clone())
+            .bind(sealed.size)
+            .bind(m.created_at)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("blob_ref")?;
+            if kept != ours {
+                collect_garbage(tx, &tenant, ours).await?;
+            }
+        }
+        None => {
+            let done = sqlx::query("UPDATE attachments SET refs = refs + 1 WHERE tenant_id = $1 AND hash = $2")
+                .bind(tenant.clone())
+                .bind(a.hash.clone())
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("an attachment of message {} is no longer stored", m.id)));
+            }
+        }
+    }
+    sqlx::query("INSERT INTO message_attachments (tenant_id, message_id, hash) VALUES ($1, $2, $3)")
+        .bind(tenant)
+        .bind(m.id.to_string())
+        .bind(a.hash.clone())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| conflict(e, "attachment listed twice for one message"))?;
+    Ok(())
+}
+
+/// Drops a disposed message's attachment references. An attachment whose
+/// last reference this was is shredded with it: its row (and wrapped key)
+/// is deleted here, its blob queued in `blob_garbage` for deletion after
+/// the commit.
+async fn release_attachments(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantId,
+    message: &MessageId,
+) -> Result<(), StoreError> {
+    let tenant = tenant.as_str().to_owned();
+    let hashes: Vec<Vec<u8>> =
+        sqlx::query("SELECT hash FROM message_attachments WHERE tenant_id = $1 AND message_id = $2")
+            .bind(tenant.clone())
+            .bind(message.to_string())
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("hash"))
+            .collect::<Result<_, _>>()?;
+    for hash in hashes {
+        let row = sqlx::query(
+            "UPDATE attachments SET refs = refs - 1 WHERE tenant_id = $1 AND hash = $2 RETURNING refs, blob_ref",
+        )
+        .bind(tenant.clone())
+        .bind(hash.clone())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else { continue };
+        if row.try_get::<i64, _>("refs")? <= 0 {
+            sqlx::query("DELETE FROM attachments WHERE tenant_id = $1 AND hash = $2")
+                .bind(tenant.clone())
+                .bind(hash)
+                .execute(&mut **tx)
+                .await?;
+            collect_garbage(tx, &tenant, row.try_get("blob_ref")?).await?;
+        }
+    }
+    sqlx::query("DELETE FROM message_attachments WHERE tenant_id = $1 AND message_id = $2")
+        .bind(tenant)
+        .bind(message.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn collect_garbage(tx: &mut Transaction<'static, Any>, tenant: &str, blob_ref: String) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO blob_garbage (blob_ref, tenant_id, at_micros) VALUES ($1, $2, $3)")
+        .bind(blob_ref)
+        .bind(tenant.to_owned())
+        .bind(now_micros())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -127,6 +127,52 @@ pub struct NewMessage {
     /// empty or missing: none. Fanned out to the tenant's active webhooks
     /// in the commit that stores the message.
     pub accepted_webhooks: Vec<String>,
+    /// The attachments cut out of the blob (R-AR-1), one entry per distinct
+    /// attachment. The splice table saying where each goes back is in the
+    /// sealed metadata.
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// A message's reference to a deduplicated attachment.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    /// Tenant-keyed hash of the attachment's SHA-256 (its identity within
+    /// the tenant; no plain content hash is stored).
+    pub hash: Vec<u8>,
+    /// The sealed attachment when the caller did not find it stored. Without
+    /// it the commit only adds a reference, and fails with a conflict if the
+    /// attachment is gone by then (disposed with its last message).
+    pub sealed: Option<SealedAttachment>,
+}
+
+/// An attachment sealed under its own data key.
+#[derive(Debug, Clone)]
+pub struct SealedAttachment {
+    /// KEK version that wraps its key.
+    pub kek_version: i64,
+    /// Its data key, wrapped by the tenant KEK.
+    pub wrapped_key: Vec<u8>,
+    /// The decoded attachment bytes, compressed and sealed.
+    pub blob: bytes::Bytes,
+    /// Decoded size in bytes.
+    pub size: i64,
+}
+
+/// A stored attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRecord {
+    /// Tenant-keyed hash (see [`NewAttachment::hash`]).
+    pub hash: Vec<u8>,
+    /// KEK version that wraps its key.
+    pub kek_version: i64,
+    /// Its wrapped data key.
+    pub wrapped_key: Vec<u8>,
+    /// Where its sealed bytes are.
+    pub blob_ref: String,
+    /// Decoded size in bytes.
+    pub size: i64,
+    /// How many messages reference it.
+    pub refs: i64,
 }
 
 /// A search, its query sealed (R-AR-5: every search is audited with its

@@ -115,6 +115,7 @@ backend_tests!(
     leases_are_exclusive_and_expire,
     delivery_updates_record_state_events_pickups_and_suppressions,
     disposal_checks_the_holds_version_in_its_own_transaction,
+    attachments_are_stored_once_and_shredded_with_their_last_message,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -150,6 +151,7 @@ fn message(t: &TenantId, recipients: usize, blob_len: usize) -> NewMessage {
         accepted_webhooks: Vec::new(),
         content_hash: id.as_bytes().to_vec(),
         message_date: now_micros() - 86_400_000_000,
+        attachments: Vec::new(),
     }
 }
 
@@ -868,6 +870,82 @@ async fn disposal_checks_the_holds_version_in_its_own_transaction(env: Env) {
     store.compact_after_disposal().await.unwrap();
     // Disposing twice is a conflict, not a second certificate.
     assert!(matches!(store.commit(disposal(&t, &m, 2)).await, Err(StoreError::Conflict(_))));
+    assert!(verify_audit(store).await.is_ok());
+    store.close().await;
+}
+
+fn sealed_attachment(hash: &[u8], blob: &[u8]) -> sealpost_store::NewAttachment {
+    sealpost_store::NewAttachment {
+        hash: hash.to_vec(),
+        sealed: Some(sealpost_store::SealedAttachment {
+            kek_version: 1,
+            wrapped_key: [b"att-key-".as_slice(), blob].concat(),
+            blob: Bytes::from(blob.to_vec()),
+            size: blob.len() as i64,
+        }),
+    }
+}
+
+fn reference(hash: &[u8]) -> sealpost_store::NewAttachment {
+    sealpost_store::NewAttachment { hash: hash.to_vec(), sealed: None }
+}
+
+/// R-AR-1: one stored copy per tenant and hash, counted references, a race
+/// that seals the same attachment twice keeps one copy and queues the other
+/// as garbage, and the last disposal shreds the attachment (row and key
+/// gone, blob queued for deletion) — not before.
+async fn attachments_are_stored_once_and_shredded_with_their_last_message(env: Env) {
+    let store = &env.store;
+    let (t, other) = (tenant("acme"), tenant("other"));
+    store.commit(Commit { ops: vec![create_tenant(&t), create_tenant(&other)], events: vec![] }).await.unwrap();
+
+    let mut first = message(&t, 1, 512);
+    first.attachments = vec![sealed_attachment(b"hash-a", b"sealed bytes of A")];
+    store.commit(commit_message(&first)).await.unwrap();
+    let stored = store.attachment(&t, b"hash-a").await.unwrap().expect("stored");
+    assert_eq!((stored.refs, stored.size), (1, 17));
+    assert_eq!(store.read_blob(&stored.blob_ref).await.unwrap(), b"sealed bytes of A");
+    assert!(store.attachment(&other, b"hash-a").await.unwrap().is_none(), "per tenant");
+
+    // A second message found it: a reference only. A third raced and sealed
+    // it again: its copy is garbage, the first copy stays.
+    let mut second = message(&t, 1, 512);
+    second.attachments = vec![reference(b"hash-a")];
+    let mut third = message(&t, 1, 512);
+    third.attachments = vec![sealed_attachment(b"hash-a", b"second copy of A")];
+    store.commit(commit_message(&second)).await.unwrap();
+    store.commit(commit_message(&third)).await.unwrap();
+    let stored = store.attachment(&t, b"hash-a").await.unwrap().expect("stored");
+    assert_eq!(stored.refs, 3);
+    assert_eq!(store.read_blob(&stored.blob_ref).await.unwrap(), b"sealed bytes of A");
+    let garbage = store.blob_garbage(10).await.unwrap();
+    assert_eq!(garbage.len(), 1);
+    assert_eq!(store.read_blob(&garbage[0]).await.unwrap(), b"second copy of A");
+    store.delete_blob(&garbage[0]).await.unwrap();
+    store.commit(Commit { ops: vec![Op::GarbageRemoved(garbage)], events: vec![] }).await.unwrap();
+    assert!(store.blob_garbage(10).await.unwrap().is_empty());
+
+    // A reference to an attachment that is not stored is a conflict and
+    // stores nothing of its message.
+    let mut orphan = message(&t, 1, 512);
+    orphan.attachments = vec![reference(b"hash-missing")];
+    assert!(matches!(store.commit(commit_message(&orphan)).await, Err(StoreError::Conflict(_))));
+    assert!(store.message(&t, &orphan.id).await.unwrap().is_none());
+
+    // Disposal drops one reference per message; the last one shreds.
+    store.commit(disposal(&t, &first, 0)).await.unwrap();
+    store.commit(disposal(&t, &second, 0)).await.unwrap();
+    assert_eq!(store.attachment(&t, b"hash-a").await.unwrap().expect("still referenced").refs, 1);
+    assert!(store.blob_garbage(10).await.unwrap().is_empty());
+    store.commit(disposal(&t, &third, 0)).await.unwrap();
+    assert!(store.attachment(&t, b"hash-a").await.unwrap().is_none(), "row and wrapped key gone");
+    assert_eq!(store.blob_garbage(10).await.unwrap(), vec![stored.blob_ref.clone()]);
+
+    // Stored again later, it is a new attachment.
+    let mut fourth = message(&t, 1, 512);
+    fourth.attachments = vec![sealed_attachment(b"hash-a", b"sealed bytes of A again")];
+    store.commit(commit_message(&fourth)).await.unwrap();
+    assert_eq!(store.attachment(&t, b"hash-a").await.unwrap().expect("new").refs, 1);
     assert!(verify_audit(store).await.is_ok());
     store.close().await;
 }

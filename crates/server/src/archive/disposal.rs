@@ -278,6 +278,9 @@ impl App {
         {
             tracing::warn!(tenant = %tenant, error = %e, "disposal: recording removed blobs failed; retried next run");
         }
+        if let Err(e) = self.collect_blob_garbage().await {
+            tracing::warn!(error = %e, "disposal: deleting shredded attachments' blobs failed; retried next run");
+        }
     }
 
     async fn delete_disposed_blob(&self, tenant: &TenantId, id: &MessageId, blob: &str) -> Result<(), ArchiveError> {

@@ -47,6 +47,23 @@ pub struct EnvelopeMeta {
     /// (retention custodian rules and legal holds); otherwise the sender is.
     #[serde(default)]
     pub custodian: Option<String>,
+    /// Attachments cut out of the stored blob (R-AR-1): where each goes
+    /// back, in order. Empty when the blob is the whole message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub splices: Vec<SpliceMeta>,
+}
+
+/// Where a deduplicated attachment goes back into the stored skeleton.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpliceMeta {
+    /// Byte offset into the skeleton.
+    pub at: u64,
+    /// The attachment's tenant-keyed hash, hex.
+    pub hash: String,
+    /// base64 characters per line.
+    pub line_len: u32,
+    /// CRLF (else LF) line breaks.
+    pub crlf: bool,
 }
 
 /// How a recipient was addressed.

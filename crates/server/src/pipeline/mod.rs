@@ -3,12 +3,13 @@
 //! acknowledged before [`App::accept`] returns, and it returns only after the
 //! group commit is durable.
 
+mod attachments;
 mod classify;
 mod envelope;
 mod seal;
 
 pub use classify::{CategoryError, PolicyHeaderError, category_from_headers, policy_from_headers};
-pub use envelope::{EnvelopeMeta, RcptKind, RcptMeta};
+pub use envelope::{EnvelopeMeta, RcptKind, RcptMeta, SpliceMeta};
 pub use seal::context as seal_context;
 
 use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
@@ -75,16 +76,22 @@ impl App {
                 .detail("category", DetailValue::Name(sub.category.as_str()))
                 .detail("recipients", DetailValue::Count(sub.envelope.recipients.len() as i64))
                 .detail("size", DetailValue::Count(sub.raw.len() as i64));
+            let digest = sealpost_crypto::sha256(&sub.raw);
+            let hash = self.content_hash(&sub.tenant, &digest);
             let message = if sub.raw.len() > INLINE_SEAL_LIMIT {
-                let digest = sealpost_crypto::sha256(&sub.raw);
-                let hash = self.content_hash(&sub.tenant, &digest);
-                tokio::task::spawn_blocking(move || seal::seal(id, sub, &keys, digest, hash))
+                let (sub, cut) = tokio::task::spawn_blocking(move || {
+                    let cut = attachments::cut(&sub.raw);
+                    (sub, cut)
+                })
+                .await
+                .map_err(|e| ServerError::State(e.to_string()))?;
+                let prepared = self.prepare_attachments(&sub.tenant, cut).await?;
+                tokio::task::spawn_blocking(move || seal::seal(id, sub, &keys, digest, hash, prepared))
                     .await
                     .map_err(|e| ServerError::State(e.to_string()))??
             } else {
-                let digest = sealpost_crypto::sha256(&sub.raw);
-                let hash = self.content_hash(&sub.tenant, &digest);
-                seal::seal(id, sub, &keys, digest, hash)?
+                let prepared = self.prepare_attachments(&sub.tenant, attachments::cut(&sub.raw)).await?;
+                seal::seal(id, sub, &keys, digest, hash, prepared)?
             };
             ops.push(Op::Message(message));
             events.push(event);

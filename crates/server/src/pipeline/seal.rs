@@ -1,12 +1,14 @@
 //! Turning a submission into storable, sealed bytes: a fresh data key per
 //! message, the blob and the metadata sealed under it, the key wrapped by the
 //! tenant's current KEK. The context string binds all three to tenant and id.
+//! Large attachments are stored apart, once per tenant (`attachments.rs`).
 
 use sealpost_crypto::DataKey;
 use sealpost_model::{MessageId, RecipientId, now_micros};
 use sealpost_store::NewMessage;
 
 use super::Submission;
+use super::attachments::{Prepared, seal_attachments};
 use crate::ServerError;
 use crate::app::TenantKeys;
 
@@ -23,6 +25,7 @@ pub(super) fn seal(
     keys: &TenantKeys,
     digest: [u8; 32],
     content_hash: Vec<u8>,
+    attachments: Prepared,
 ) -> Result<NewMessage, ServerError> {
     let kek = keys.current().ok_or_else(|| ServerError::NotFound("current tenant key".into()))?;
     let ctx = context(sub.tenant.as_str(), &id);
@@ -30,9 +33,15 @@ pub(super) fn seal(
     sub.envelope.sha256 = hex::encode(digest);
     let created_at = now_micros();
     let message_date = super::classify::date_from_headers(&sub.raw).unwrap_or(created_at);
+    let (sealed_blob, attachments) = match seal_attachments(&sub.tenant, attachments, kek, keys.current)? {
+        Some(cut) => {
+            sub.envelope.splices = cut.splices;
+            (dek.seal_blob(&cut.skeleton, &ctx)?, cut.refs)
+        }
+        None => (dek.seal_blob(&sub.raw, &ctx)?, Vec::new()),
+    };
     let meta = serde_json::to_vec(&sub.envelope).map_err(|e| ServerError::State(e.to_string()))?;
     let sealed_meta = dek.seal_meta(&meta, &ctx)?;
-    let sealed_blob = dek.seal_blob(&sub.raw, &ctx)?;
     let recipients: Vec<RecipientId> = sub.envelope.recipients.iter().map(|_| RecipientId::new()).collect();
     Ok(NewMessage {
         id,
@@ -53,5 +62,6 @@ pub(super) fn seal(
             recipients.iter().map(|r| crate::webhooks::event_payload(&id, r, "accepted", "{}")).collect()
         },
         recipients,
+        attachments,
     })
 }

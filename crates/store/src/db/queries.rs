@@ -770,6 +770,48 @@ impl Store {
         rows.iter().map(|r| Ok((id_of(r, "id", MessageId::parse)?, r.try_get("blob_ref")?))).collect()
     }
 
+    /// A tenant's stored attachment with this hash.
+    pub async fn attachment(&self, tenant: &TenantId, hash: &[u8]) -> Result<Option<AttachmentRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT hash, kek_version, wrapped_key, blob_ref, size, refs FROM attachments \
+             WHERE tenant_id = $1 AND hash = $2",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(hash.to_vec())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.as_ref().map(attachment_from).transpose()
+    }
+
+    /// A page of a tenant's attachments after `after` (by hash), for KEK rotation.
+    pub async fn attachments_after(
+        &self,
+        tenant: &TenantId,
+        after: &[u8],
+        limit: i64,
+    ) -> Result<Vec<AttachmentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hash, kek_version, wrapped_key, blob_ref, size, refs FROM attachments \
+             WHERE tenant_id = $1 AND hash > $2 ORDER BY hash LIMIT $3",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(after.to_vec())
+        .bind(limit)
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter().map(attachment_from).collect()
+    }
+
+    /// Blobs no row references any more (attachments disposed with their
+    /// last message, copies sealed twice by a race), to be deleted.
+    pub async fn blob_garbage(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT blob_ref FROM blob_garbage ORDER BY at_micros, blob_ref LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("blob_ref")?)).collect()
+    }
+
     /// After disposal: on SQLite, moves the write-ahead log into the
     /// database and truncates it, so superseded pages holding shredded keys
     /// leave the WAL file (secure_delete zeroes them in the database). On
@@ -848,4 +890,15 @@ impl Store {
         .await?;
         row.as_ref().map(access_request_from).transpose()
     }
+}
+
+fn attachment_from(r: &AnyRow) -> Result<AttachmentRecord, StoreError> {
+    Ok(AttachmentRecord {
+        hash: r.try_get("hash")?,
+        kek_version: r.try_get("kek_version")?,
+        wrapped_key: r.try_get("wrapped_key")?,
+        blob_ref: r.try_get("blob_ref")?,
+        size: r.try_get("size")?,
+        refs: r.try_get("refs")?,
+    })
 }

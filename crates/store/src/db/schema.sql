@@ -34,3 +34,6 @@ CREATE TABLE IF NOT EXISTS disposal_certificates (id TEXT PRIMARY KEY, tenant_id
 CREATE INDEX IF NOT EXISTS disposal_certificates_by_tenant ON disposal_certificates (tenant_id, disposed_at);
 CREATE TABLE IF NOT EXISTS access_requests (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, due_at BIGINT NOT NULL, state TEXT NOT NULL, sealed BLOB NOT NULL, fulfilled_at BIGINT, package_sha256 TEXT);
 CREATE INDEX IF NOT EXISTS access_requests_by_due ON access_requests (tenant_id, state, due_at);
+CREATE TABLE IF NOT EXISTS attachments (tenant_id TEXT NOT NULL, hash BLOB NOT NULL, kek_version BIGINT NOT NULL, wrapped_key BLOB NOT NULL, blob_ref TEXT NOT NULL, size BIGINT NOT NULL, refs BIGINT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, hash));
+CREATE TABLE IF NOT EXISTS message_attachments (tenant_id TEXT NOT NULL, message_id TEXT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (tenant_id, message_id, hash));
+CREATE TABLE IF NOT EXISTS blob_garbage (blob_ref TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, at_micros BIGINT NOT NULL);
