@@ -6,8 +6,9 @@
 //!   one at a time, byte-exact, never validated.
 //! - [`check`]: what is malformed about a message, as PHI-free [`Problem`]s
 //!   for the import report.
-//! - [`write`]: export to an mboxrd file or a zip of `.eml` files, each with
-//!   a manifest and a SHA-256 checksum file, written to a temporary file and
+//! - [`write`]: export to an mboxrd or a zip of `.eml` files, with a
+//!   manifest and the package's SHA-256: streamed into any writer
+//!   ([`write::PackageWriter`]), or as files written to a temporary file and
 //!   renamed into place only when complete.
 //!
 //! Nothing here holds more than one message at a time; nothing here logs.
