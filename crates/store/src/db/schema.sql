@@ -34,3 +34,4 @@ CREATE TABLE IF NOT EXISTS disposal_certificates (id TEXT PRIMARY KEY, tenant_id
 CREATE INDEX IF NOT EXISTS disposal_certificates_by_tenant ON disposal_certificates (tenant_id, disposed_at);
 CREATE TABLE IF NOT EXISTS access_requests (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, due_at BIGINT NOT NULL, state TEXT NOT NULL, sealed BLOB NOT NULL, fulfilled_at BIGINT, package_sha256 TEXT);
 CREATE INDEX IF NOT EXISTS access_requests_by_due ON access_requests (tenant_id, state, due_at);
+CREATE TABLE IF NOT EXISTS exports (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, actor TEXT NOT NULL, query_id TEXT NOT NULL, format TEXT NOT NULL, count BIGINT NOT NULL, state TEXT NOT NULL, sealed_ids BLOB NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT, bytes BIGINT, package_sha256 TEXT);
