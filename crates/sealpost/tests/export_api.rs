@@ -247,6 +247,24 @@ fn exports_stream_through_the_api_and_never_touch_disk() {
         .collect();
     assert_eq!(in_order, messages.iter().map(|m| sha256_hex(m)).collect::<Vec<_>>(), "manifest in package order");
 
+    // The SHA-256 trailer (HTTP/1.1 with `TE: trailers`), as curl sees it; the body goes to /dev/null.
+    match Command::new("curl")
+        .args(["-sk", "--http1.1", "-H", "TE: trailers", "-H", "Content-Type: application/json", "-o", "/dev/null"])
+        .args(["-D", "-", "-H", &format!("Authorization: Bearer {key}")])
+        .args(["-d", r#"{"query":"quiddity","format":"eml-zip"}"#, &server.url("/v1/exports")])
+        .output()
+    {
+        Ok(out) => {
+            let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+            let id = head.lines().find_map(|l| l.strip_prefix("sealpost-export-id: ")).expect("export id header");
+            let trailer =
+                head.lines().find_map(|l| l.strip_prefix("sealpost-package-sha256: ")).expect("sha256 trailer");
+            let recorded = record(&server, id.trim());
+            assert_eq!(recorded["sha256"], trailer.trim(), "the trailer is the recorded hash");
+        }
+        Err(e) => eprintln!("skipped curl: {e}"),
+    }
+
     // Refusals: the search's 400 with its position; 403 without admin, no bytes, nothing recorded.
     let exports_before = server.sql_scalar("SELECT count(*) FROM exports");
     let (st, search_error) = server.get("/v1/search?q=from%3Aclinic%20AND%20(subject%3Ax", &key);
