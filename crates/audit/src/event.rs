@@ -115,7 +115,9 @@ vocabulary!(
         DelayNotified => "message.delay_notified",
         /// The archive was searched (detail: the sealed query's id, counts).
         SearchPerformed => "search.performed",
-        /// An export package was written (detail: count, package hash).
+        /// An export was made: written by the CLI (detail: count, package
+        /// hash), or started through the API before its first byte (detail:
+        /// the export id, the sealed query's id, count, format).
         ExportCreated => "export.created",
         /// An import finished (detail: counts).
         ImportCompleted => "import.completed",
@@ -139,6 +141,9 @@ vocabulary!(
         AccessRequestSearched => "access_request.searched",
         /// An access request's export was produced.
         AccessRequestFulfilled => "access_request.fulfilled",
+        /// An API export ended: success with the package hash and size, or
+        /// failure (the client went away, or the server could not finish).
+        ExportCompleted => "export.completed",
     }
 );
 

@@ -50,6 +50,10 @@ pub enum MailboxError {
         /// The id given by the caller.
         id: String,
     },
+    /// Writing to the package's destination (a stream: a file, a socket)
+    /// failed; for a stream whose reader went away, the error says so.
+    #[error("writing the package: {0}")]
+    Output(#[source] io::Error),
     /// The zip library refused an entry or the archive.
     #[error("writing the zip package: {0}")]
     Zip(#[from] zip::result::ZipError),

@@ -8,8 +8,9 @@
 //!   for the import report.
 //! - [`splice`]: cut large base64 bodies out of a message (the archive
 //!   stores each attachment once per tenant) and splice them back, byte-exact.
-//! - [`write`]: export to an mboxrd file or a zip of `.eml` files, each with
-//!   a manifest and a SHA-256 checksum file, written to a temporary file and
+//! - [`write`]: export to an mboxrd or a zip of `.eml` files, with a
+//!   manifest and the package's SHA-256: streamed into any writer
+//!   ([`write::PackageWriter`]), or as files written to a temporary file and
 //!   renamed into place only when complete.
 //!
 //! Nothing here holds more than one message at a time; nothing here logs.

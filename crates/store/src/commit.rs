@@ -156,6 +156,24 @@ pub enum Op {
         /// The package's SHA-256, lowercase hex.
         package_sha256: String,
     },
+    /// Record an API export as `streaming`.
+    CreateExport(ExportRecord),
+    /// A `streaming` export ended. Fails with a conflict if it is unknown
+    /// or already ended.
+    FinishExport {
+        /// Tenant.
+        tenant: TenantId,
+        /// The export.
+        id: EventId,
+        /// `complete` or `aborted`.
+        state: String,
+        /// Unix micros.
+        at: i64,
+        /// Bytes produced.
+        bytes: i64,
+        /// The package's SHA-256, lowercase hex (complete only).
+        package_sha256: Option<String>,
+    },
 }
 
 impl Commit {
@@ -763,6 +781,42 @@ async fn write_op(
             .await?;
             if done.rows_affected() != 1 {
                 return Err(StoreError::Conflict(format!("access request {id} not found or already fulfilled")));
+            }
+        }
+        Op::CreateExport(r) => {
+            sqlx::query(
+                "INSERT INTO exports (id, tenant_id, actor, query_id, format, count, state, sealed_ids, started_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(r.id.to_string())
+            .bind(r.tenant.as_str().to_owned())
+            .bind(r.actor.clone())
+            .bind(r.query_id.to_string())
+            .bind(r.format.clone())
+            .bind(r.count)
+            .bind(r.state.clone())
+            .bind(r.sealed_ids.clone())
+            .bind(r.started_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, "export id already exists"))?;
+        }
+        Op::FinishExport { tenant, id, state, at, bytes, package_sha256 } => {
+            // Only a streaming export ends, once: the producer is the only writer of its row.
+            let done = sqlx::query(
+                "UPDATE exports SET state = $1, finished_at = $2, bytes = $3, package_sha256 = $4 \
+                 WHERE tenant_id = $5 AND id = $6 AND state = 'streaming'",
+            )
+            .bind(state.clone())
+            .bind(*at)
+            .bind(*bytes)
+            .bind(package_sha256.clone())
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("export {id} not found or already ended")));
             }
         }
         Op::PutSecret(s) => {

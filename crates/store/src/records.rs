@@ -576,3 +576,34 @@ pub struct AccessRequestRecord {
     /// The produced package's SHA-256, lowercase hex.
     pub package_sha256: Option<String>,
 }
+
+/// An export streamed through the API (R-AR-6). The clear columns are ids,
+/// a format, counts, a state, times and the package hash; which messages it
+/// holds is sealed (`sealed_ids`), so the manifest can be regenerated.
+#[derive(Debug, Clone)]
+pub struct ExportRecord {
+    /// Id (audit events and the API name it).
+    pub id: EventId,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Who asked (the audit actor's text).
+    pub actor: String,
+    /// The `search_log` row holding the query, sealed.
+    pub query_id: EventId,
+    /// `mbox` or `eml-zip`.
+    pub format: String,
+    /// Messages in the package.
+    pub count: i64,
+    /// `streaming`, `complete` or `aborted`.
+    pub state: String,
+    /// The message ids, in package order, sealed under the root key.
+    pub sealed_ids: Vec<u8>,
+    /// Unix micros.
+    pub started_at: i64,
+    /// When it completed or was aborted, unix micros.
+    pub finished_at: Option<i64>,
+    /// Bytes produced (all of them when complete, those sent when aborted).
+    pub bytes: Option<i64>,
+    /// The package's SHA-256, lowercase hex (complete exports only).
+    pub package_sha256: Option<String>,
+}

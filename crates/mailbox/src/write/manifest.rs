@@ -1,16 +1,13 @@
 //! The manifest of an export: one entry per message, streamed to JSON (and
-//! CSV for the zip package) as messages are written.
+//! CSV for the zip package) as messages are written, into any writer.
 
-use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::io::Write;
 
 use mail_parser::{Address, Message, MessageParser};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tempfile::NamedTempFile;
 
 use crate::error::MailboxError;
-use crate::write::output::stage;
 
 /// What the manifest says about one message. Header values are decoded
 /// (RFC 2047) by mail-parser; a missing or unparsable header is `""`.
@@ -69,64 +66,73 @@ fn format_addresses(address: &Address<'_>) -> String {
     formatted.join(", ")
 }
 
-/// Streams entries into temporary JSON and (optionally) CSV files.
+/// The manifest as JSON, streamed into any writer one entry at a time:
+/// `{"format":"sealpost-export-manifest/1","messages":[…],"count":N}`, with
+/// `count` last because it is known last. The same bytes whether it goes
+/// into a file (the CLI's mbox sidecar), a zip entry or an HTTP response.
 ///
-/// The JSON is `{"format":"sealpost-export-manifest/1","messages":[…],"count":N}`
-/// with `count` last because it is known last.
-pub(crate) struct ManifestWriter {
-    json: BufWriter<NamedTempFile>,
-    csv: Option<BufWriter<NamedTempFile>>,
+/// ```
+/// use sealpost_mailbox::write::{ManifestEntry, ManifestJson};
+///
+/// let mut json = ManifestJson::new(Vec::new()).unwrap();
+/// json.add(&ManifestEntry::describe("m1", b"Subject: hi\r\n\r\n")).unwrap();
+/// let bytes = json.finish().unwrap();
+/// let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+/// assert_eq!(value["count"], 1);
+/// assert_eq!(value["messages"][0]["subject"], "hi");
+/// ```
+pub struct ManifestJson<W: Write> {
+    out: W,
     count: u64,
+}
+
+impl<W: Write> ManifestJson<W> {
+    /// Writes the opening of the document.
+    pub fn new(mut out: W) -> Result<Self, MailboxError> {
+        out.write_all(b"{\"format\":\"sealpost-export-manifest/1\",\"messages\":[").map_err(MailboxError::Output)?;
+        Ok(ManifestJson { out, count: 0 })
+    }
+
+    /// Appends one entry.
+    pub fn add(&mut self, entry: &ManifestEntry) -> Result<(), MailboxError> {
+        self.out.write_all(if self.count == 0 { b"\n" } else { b",\n" }).map_err(MailboxError::Output)?;
+        serde_json::to_writer(&mut self.out, entry).map_err(|e| MailboxError::Output(e.into()))?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the document and hands back the writer (not flushed).
+    pub fn finish(mut self) -> Result<W, MailboxError> {
+        let tail = format!("\n],\"count\":{}}}\n", self.count);
+        self.out.write_all(tail.as_bytes()).map_err(MailboxError::Output)?;
+        Ok(self.out)
+    }
+}
+
+/// The manifest as CSV (`manifest.csv` in the zip): a header row, then
+/// one row per entry, CRLF line endings.
+pub(crate) struct ManifestCsv<W: Write> {
+    out: W,
 }
 
 /// The CSV columns, in order.
 const CSV_HEADER: &str = "id,message_id,date,from,to,subject,sha256\r\n";
 
-impl ManifestWriter {
-    /// Stages the JSON next to `json_target` (and the CSV there too when
-    /// `with_csv`).
-    pub(crate) fn new(json_target: &Path, with_csv: bool) -> Result<Self, MailboxError> {
-        let json_file = stage(json_target)?;
-        let mut json = BufWriter::new(json_file);
-        json.write_all(b"{\"format\":\"sealpost-export-manifest/1\",\"messages\":[")
-            .map_err(|e| MailboxError::io("write", json_target, e))?;
-        let csv = if with_csv {
-            let mut csv = BufWriter::new(stage(json_target)?);
-            csv.write_all(CSV_HEADER.as_bytes()).map_err(|e| MailboxError::io("write", json_target, e))?;
-            Some(csv)
-        } else {
-            None
-        };
-        Ok(ManifestWriter { json, csv, count: 0 })
+impl<W: Write> ManifestCsv<W> {
+    pub(crate) fn new(mut out: W) -> Result<Self, MailboxError> {
+        out.write_all(CSV_HEADER.as_bytes()).map_err(MailboxError::Output)?;
+        Ok(ManifestCsv { out })
     }
 
     pub(crate) fn add(&mut self, entry: &ManifestEntry) -> Result<(), MailboxError> {
-        let path = self.json.get_ref().path().to_path_buf();
-        let io_err = |e| MailboxError::io("write", &path, e);
-        self.json.write_all(if self.count == 0 { b"\n" } else { b",\n" }).map_err(io_err)?;
-        serde_json::to_writer(&mut self.json, entry).map_err(|e| io_err(e.into()))?;
-        if let Some(csv) = &mut self.csv {
-            let fields =
-                [&entry.id, &entry.message_id, &entry.date, &entry.from, &entry.to, &entry.subject, &entry.sha256];
-            let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            csv.write_all(row.join(",").as_bytes()).map_err(io_err)?;
-            csv.write_all(b"\r\n").map_err(io_err)?;
-        }
-        self.count += 1;
-        Ok(())
+        let fields = [&entry.id, &entry.message_id, &entry.date, &entry.from, &entry.to, &entry.subject, &entry.sha256];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        self.out.write_all(row.join(",").as_bytes()).map_err(MailboxError::Output)?;
+        self.out.write_all(b"\r\n").map_err(MailboxError::Output)
     }
 
-    /// Closes the JSON and returns the finished temporary files (JSON, CSV).
-    pub(crate) fn finish(mut self) -> Result<(NamedTempFile, Option<NamedTempFile>), MailboxError> {
-        let path = self.json.get_ref().path().to_path_buf();
-        let tail = format!("\n],\"count\":{}}}\n", self.count);
-        self.json.write_all(tail.as_bytes()).map_err(|e| MailboxError::io("write", &path, e))?;
-        let json = self.json.into_inner().map_err(|e| MailboxError::io("write", &path, e.into_error()))?;
-        let csv = match self.csv {
-            Some(csv) => Some(csv.into_inner().map_err(|e| MailboxError::io("write", &path, e.into_error()))?),
-            None => None,
-        };
-        Ok((json, csv))
+    pub(crate) fn finish(self) -> W {
+        self.out
     }
 }
 

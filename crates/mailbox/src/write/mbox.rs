@@ -13,19 +13,21 @@
 //! ending (that of its first line; LF if it has none), so a CRLF message
 //! store becomes a consistently CRLF mbox.
 
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use mail_parser::{Message, MessageParser};
+use mail_parser::Message;
 use tempfile::NamedTempFile;
 use time::OffsetDateTime;
 
 use crate::error::MailboxError;
-use crate::write::manifest::{ManifestEntry, ManifestWriter};
-use crate::write::output::{commit, hash_file, sidecar, stage, write_checksum};
-use crate::write::{ExportMessage, IdSet, PackageSummary, message_time};
+use crate::write::manifest::{ManifestEntry, ManifestJson};
+use crate::write::output::{commit, sidecar, stage, write_checksum};
+use crate::write::{ExportMessage, PackageFormat, PackageSummary, PackageWriter};
 
-/// Writes an mboxrd file, `<out>.manifest.json` and `<out>.sha256`.
+/// Writes an mboxrd file, `<out>.manifest.json` and `<out>.sha256`: a
+/// [`PackageWriter`] into a temporary file renamed into place by
+/// [`MboxWriter::finish`].
 ///
 /// ```
 /// use sealpost_mailbox::write::{ExportMessage, MboxWriter};
@@ -42,11 +44,9 @@ use crate::write::{ExportMessage, IdSet, PackageSummary, message_time};
 /// );
 /// ```
 pub struct MboxWriter {
-    out: BufWriter<NamedTempFile>,
+    package: PackageWriter<BufWriter<NamedTempFile>>,
     target: PathBuf,
-    manifest: ManifestWriter,
-    ids: IdSet,
-    count: u64,
+    manifest: ManifestJson<BufWriter<NamedTempFile>>,
 }
 
 impl MboxWriter {
@@ -55,52 +55,54 @@ impl MboxWriter {
     pub fn create(path: impl AsRef<Path>) -> Result<Self, MailboxError> {
         let target = path.as_ref().to_path_buf();
         let out = BufWriter::with_capacity(256 * 1024, stage(&target)?);
-        let manifest = ManifestWriter::new(&sidecar(&target, ".manifest.json"), false)?;
-        Ok(MboxWriter { out, target, manifest, ids: IdSet::default(), count: 0 })
+        let package = PackageWriter::new(PackageFormat::Mbox, out)?;
+        let manifest = ManifestJson::new(BufWriter::new(stage(&sidecar(&target, ".manifest.json"))?))?;
+        Ok(MboxWriter { package, target, manifest })
     }
 
     /// Appends one message and returns its manifest entry.
     pub fn write(&mut self, message: &ExportMessage<'_>) -> Result<ManifestEntry, MailboxError> {
-        self.ids.admit(message.id)?;
-        let bytes = message.bytes;
-        let eol: &[u8] = line_ending(bytes);
-        // Headers are parsed once, for the separator and the manifest.
-        let headers = MessageParser::default().parse_headers(bytes);
-        let separator = separator_line(headers.as_ref(), message_time(message.received_at, headers.as_ref()));
-        let path = self.out.get_ref().path().to_path_buf();
-        let io_err = |e| MailboxError::io("write", &path, e);
-
-        self.out.write_all(separator.as_bytes()).map_err(io_err)?;
-        self.out.write_all(eol).map_err(io_err)?;
-        for line in bytes.split_inclusive(|&b| b == b'\n') {
-            if needs_quoting(line) {
-                self.out.write_all(b">").map_err(io_err)?;
-            }
-            self.out.write_all(line).map_err(io_err)?;
-        }
-        if !bytes.ends_with(b"\n") {
-            self.out.write_all(eol).map_err(io_err)?;
-        }
-        self.out.write_all(eol).map_err(io_err)?;
-
-        let entry = ManifestEntry::from_headers(message.id, bytes, headers.as_ref());
+        let entry = self.package.write(message)?;
         self.manifest.add(&entry)?;
-        self.count += 1;
         Ok(entry)
     }
 
     /// Moves the mbox and its manifest into place, then writes
     /// `<out>.sha256`.
     pub fn finish(self) -> Result<PackageSummary, MailboxError> {
-        let path = self.out.get_ref().path().to_path_buf();
-        let staged = self.out.into_inner().map_err(|e| MailboxError::io("write", &path, e.into_error()))?;
-        let (json, _) = self.manifest.finish()?;
-        let (sha256, bytes) = hash_file(staged.path())?;
-        commit(json, &sidecar(&self.target, ".manifest.json"))?;
+        let (out, summary) = self.package.finish()?;
+        let staged = out.into_inner().map_err(|e| MailboxError::io("write", &self.target, e.into_error()))?;
+        let json_target = sidecar(&self.target, ".manifest.json");
+        let json = self.manifest.finish()?;
+        let json = json.into_inner().map_err(|e| MailboxError::io("write", &json_target, e.into_error()))?;
+        commit(json, &json_target)?;
         commit(staged, &self.target)?;
-        write_checksum(&self.target, &sha256)?;
-        Ok(PackageSummary { count: self.count, bytes, sha256 })
+        write_checksum(&self.target, &summary.sha256)?;
+        Ok(summary)
     }
+}
+
+/// Writes one message in mboxrd framing: separator, quoted lines, the line
+/// ending a message without one needs, and the empty line after it.
+pub(crate) fn write_message(
+    out: &mut impl Write,
+    bytes: &[u8],
+    headers: Option<&Message<'_>>,
+    time: Option<OffsetDateTime>,
+) -> io::Result<()> {
+    let eol: &[u8] = line_ending(bytes);
+    out.write_all(separator_line(headers, time).as_bytes())?;
+    out.write_all(eol)?;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        if needs_quoting(line) {
+            out.write_all(b">")?;
+        }
+        out.write_all(line)?;
+    }
+    if !bytes.ends_with(b"\n") {
+        out.write_all(eol)?;
+    }
+    out.write_all(eol)
 }
 
 /// The line ending of the first line; LF for a message of one line.
@@ -158,7 +160,10 @@ fn asctime(when: OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    use mail_parser::MessageParser;
+
     use super::*;
+    use crate::write::message_time;
 
     fn headers(bytes: &[u8]) -> Option<Message<'_>> {
         MessageParser::default().parse_headers(bytes)

@@ -1,15 +1,18 @@
-//! Export: writing messages into an mbox file or a zip of `.eml` files,
-//! each with a manifest and a SHA-256 checksum of the package.
+//! Export: writing messages into an mbox or a zip of `.eml` files, each
+//! with a manifest and a SHA-256 checksum of the package.
 //!
-//! Both writers stream: one message is handled at a time, and what is
-//! written goes to a temporary file next to the output that is renamed into
-//! place by `finish()`. An export that fails or is dropped before `finish()`
-//! leaves no output file behind.
+//! [`PackageWriter`] streams a package into any writer (no file, no seek),
+//! one message at a time, hashing the bytes as they go out; the server's
+//! API sends it as a response body. The CLI's [`MboxWriter`] and
+//! [`EmlZipWriter`] are that writer over a temporary file next to the
+//! output, renamed into place by `finish()`: an export that fails or is
+//! dropped before `finish()` leaves no output file behind.
 
 mod eml_zip;
 mod manifest;
 mod mbox;
 mod output;
+mod package;
 
 use std::collections::HashSet;
 
@@ -17,8 +20,9 @@ use mail_parser::Message;
 use time::OffsetDateTime;
 
 pub use eml_zip::EmlZipWriter;
-pub use manifest::ManifestEntry;
+pub use manifest::{ManifestEntry, ManifestJson};
 pub use mbox::MboxWriter;
+pub use package::{PackageFormat, PackageWriter};
 
 use crate::error::MailboxError;
 
@@ -37,14 +41,15 @@ pub struct ExportMessage<'a> {
     pub received_at: Option<OffsetDateTime>,
 }
 
-/// What `finish()` wrote.
+/// What a package writer's `finish()` wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageSummary {
     /// Messages written.
     pub count: u64,
-    /// Size of the package file in bytes.
+    /// Size of the package in bytes.
     pub bytes: u64,
-    /// SHA-256 of the package file, lowercase hex (also in `<out>.sha256`).
+    /// SHA-256 of the package, lowercase hex (the CLI writers also put it
+    /// in `<out>.sha256`).
     pub sha256: String,
 }
 

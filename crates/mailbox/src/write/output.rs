@@ -2,10 +2,8 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
 use crate::error::MailboxError;
@@ -47,25 +45,6 @@ pub(crate) fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-/// SHA-256 (hex) and size of the file at `path`, read in chunks.
-pub(crate) fn hash_file(path: &Path) -> Result<(String, u64), MailboxError> {
-    let mut file = File::open(path).map_err(|e| MailboxError::io("open", path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(MailboxError::io("read", path, e)),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hex::encode(hasher.finalize()), size))
 }
 
 /// Writes `<target>.sha256` in `sha256sum` format, naming the package by

@@ -902,3 +902,38 @@ fn attachment_from(r: &AnyRow) -> Result<AttachmentRecord, StoreError> {
         refs: r.try_get("refs")?,
     })
 }
+
+fn export_from(r: &AnyRow) -> Result<ExportRecord, StoreError> {
+    let id = |column: &str| -> Result<EventId, StoreError> {
+        EventId::parse(&r.try_get::<String, _>(column)?).map_err(|_| corrupt("export id"))
+    };
+    Ok(ExportRecord {
+        id: id("id")?,
+        tenant: tenant_of(r)?,
+        actor: r.try_get("actor")?,
+        query_id: id("query_id")?,
+        format: r.try_get("format")?,
+        count: r.try_get("count")?,
+        state: r.try_get("state")?,
+        sealed_ids: r.try_get("sealed_ids")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+        bytes: r.try_get("bytes")?,
+        package_sha256: r.try_get("package_sha256")?,
+    })
+}
+
+impl Store {
+    /// One API export of the tenant.
+    pub async fn export(&self, tenant: &TenantId, id: &EventId) -> Result<Option<ExportRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, actor, query_id, format, count, state, sealed_ids, started_at, finished_at, bytes, \
+             package_sha256 FROM exports WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(id.to_string())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.as_ref().map(export_from).transpose()
+    }
+}

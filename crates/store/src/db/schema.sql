@@ -37,3 +37,4 @@ CREATE INDEX IF NOT EXISTS access_requests_by_due ON access_requests (tenant_id,
 CREATE TABLE IF NOT EXISTS attachments (tenant_id TEXT NOT NULL, hash BLOB NOT NULL, kek_version BIGINT NOT NULL, wrapped_key BLOB NOT NULL, blob_ref TEXT NOT NULL, size BIGINT NOT NULL, refs BIGINT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, hash));
 CREATE TABLE IF NOT EXISTS message_attachments (tenant_id TEXT NOT NULL, message_id TEXT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (tenant_id, message_id, hash));
 CREATE TABLE IF NOT EXISTS blob_garbage (blob_ref TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, at_micros BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS exports (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, actor TEXT NOT NULL, query_id TEXT NOT NULL, format TEXT NOT NULL, count BIGINT NOT NULL, state TEXT NOT NULL, sealed_ids BLOB NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT, bytes BIGINT, package_sha256 TEXT);

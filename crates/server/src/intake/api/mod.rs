@@ -1,6 +1,7 @@
 //! The REST API (R-IN-2) over HTTPS: `/v1/messages`, `/v1/messages/batch`,
 //! `/v1/messages/raw`, `/v1/messages/{id}`, `/v1/messages/{id}/raw`;
-//! `/v1/access-requests` (patient access requests, R-AR-7).
+//! `/v1/access-requests` (patient access requests, R-AR-7); `/v1/exports`
+//! (streamed export packages, R-AR-6).
 //! Every call carries `Authorization: Bearer <api key>`; every query is
 //! scoped to the key's tenant.
 
@@ -8,6 +9,7 @@ mod access_requests;
 mod build;
 mod caller;
 mod error;
+mod exports;
 mod holds;
 mod keys;
 mod messages;
@@ -66,6 +68,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/access-requests", post(access_requests::create).get(access_requests::list))
         .route("/v1/access-requests/{id}", get(access_requests::get))
         .route("/v1/access-requests/{id}/search", post(access_requests::search))
+        .route("/v1/exports", post(exports::create))
+        .route("/v1/exports/{id}", get(exports::get))
+        .route("/v1/exports/{id}/manifest", get(exports::manifest))
         .route("/p/{token}", get(portal::pickup))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(body_limit))
