@@ -325,6 +325,26 @@ fn exports_stream_through_the_api_and_never_touch_disk() {
     let (st, _) = server.get(&format!("/v1/exports/{aborted_id}/manifest"), &key);
     assert_eq!(st, 409, "an aborted export has no manifest");
 
+    // A server killed mid-stream: its next start ends the export `aborted`.
+    let client = common::http_client();
+    let mut response = client
+        .post(server.url("/v1/exports"))
+        .bearer_auth(&key)
+        .json(&json!({"query": "subject:bulkfile", "format": "eml-zip"}))
+        .send()
+        .expect("POST /v1/exports");
+    let crashed_id = response.headers()["sealpost-export-id"].to_str().expect("id").to_owned();
+    response.read_exact(&mut first).expect("first bytes");
+    server.kill9();
+    drop(response);
+    assert_eq!(
+        server.sql_scalar(&format!("SELECT count(*) FROM exports WHERE id = '{crashed_id}' AND state = 'streaming'")),
+        1
+    );
+    server.start_again();
+    let crashed = record(&server, &crashed_id);
+    assert_eq!((crashed["state"].as_str(), crashed["sha256"].as_str()), (Some("aborted"), None), "{crashed}");
+
     // The audit trail: created before, completed after (with the hash), the failure, the manifest read.
     let events = server.audit_events();
     let of = |action: &str, target: &str| -> Vec<&Value> {
@@ -343,12 +363,14 @@ fn exports_stream_through_the_api_and_never_touch_disk() {
         assert_eq!(completed[0]["outcome"], "success");
         assert_eq!(completed[0]["detail"]["package_sha256"], sha256_hex(&received.body).as_str());
     }
-    let failed = of("export.completed", &aborted_id);
-    assert_eq!(failed.len(), 1);
-    assert_eq!(
-        (failed[0]["outcome"].as_str(), failed[0]["detail"]["reason"].as_str()),
-        (Some("failure"), Some("client_disconnected"))
-    );
+    for (id, reason) in [(&aborted_id, "client_disconnected"), (&crashed_id, "server_restarted")] {
+        let failed = of("export.completed", id);
+        assert_eq!(failed.len(), 1, "{reason}");
+        assert_eq!(
+            (failed[0]["outcome"].as_str(), failed[0]["detail"]["reason"].as_str()),
+            (Some("failure"), Some(reason))
+        );
+    }
     assert!(
         events
             .iter()

@@ -72,6 +72,11 @@ pub async fn serve(
     bound.push(("https API".to_owned(), http.local_addr().map_err(ServerError::io("local address"))?));
     tasks.push(tokio::spawn(intake::api::serve(app.clone(), http, acceptor)));
     app.become_indexer();
+    match app.abort_interrupted_exports().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(exports = n, "API exports interrupted by the previous run marked aborted"),
+        Err(e) => tracing::warn!(error = %e, "marking interrupted API exports failed"),
+    }
     tasks.push(tokio::spawn(app.clone().run_indexer()));
     if cfg.delivery.enabled {
         let deliverer = deliver::Deliverer::new(app.clone())?;

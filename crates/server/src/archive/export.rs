@@ -380,6 +380,22 @@ impl App {
         Ok(())
     }
 
+    /// Ends, as `aborted` with reason `server_restarted`, the API exports a
+    /// previous run of this server left `streaming` (it crashed or was
+    /// killed mid-stream). Only on the embedded backend: there this process
+    /// is the only server, while in scale-out another node may be streaming.
+    pub async fn abort_interrupted_exports(&self) -> Result<usize, ServerError> {
+        if self.store.backend() != sealpost_store::Backend::Sqlite {
+            return Ok(0);
+        }
+        let interrupted = self.store.streaming_exports().await?;
+        for (tenant, id) in &interrupted {
+            let bytes = self.store.export(tenant, id).await?.and_then(|r| r.bytes).unwrap_or(0);
+            self.end_export(tenant, &Actor::system(), *id, Err(("server_restarted", bytes.max(0) as u64))).await?;
+        }
+        Ok(interrupted.len())
+    }
+
     /// An API export of `tenant`.
     pub async fn export_record(&self, tenant: &TenantId, id: &EventId) -> Result<Option<ExportRecord>, ServerError> {
         Ok(self.store.export(tenant, id).await?)

@@ -924,6 +924,19 @@ fn export_from(r: &AnyRow) -> Result<ExportRecord, StoreError> {
 }
 
 impl Store {
+    /// Every API export still `streaming` (all tenants): (tenant, id).
+    pub async fn streaming_exports(&self) -> Result<Vec<(TenantId, EventId)>, StoreError> {
+        let rows = sqlx::query("SELECT tenant_id, id FROM exports WHERE state = 'streaming' ORDER BY started_at")
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id = EventId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("export id"))?;
+                Ok((tenant_of(r)?, id))
+            })
+            .collect()
+    }
+
     /// One API export of the tenant.
     pub async fn export(&self, tenant: &TenantId, id: &EventId) -> Result<Option<ExportRecord>, StoreError> {
         let row = sqlx::query(
