@@ -177,8 +177,10 @@ impl App {
         settings: &TenantSettings,
     ) -> Result<(), ServerError> {
         settings.validate().map_err(ServerError::Invalid)?;
+        let before = self.settings(tenant).await?.settings.clone();
         let json = serde_json::to_vec(settings).map_err(|e| ServerError::State(e.to_string()))?;
         let sealed = self.root().seal_secret(&name(tenant), &json)?;
+        let actor_for_policy = actor.clone();
         let event = NewEvent::new(tenant.clone(), actor, Action::ConfigChanged, Outcome::Success)
             .detail("what", DetailValue::Name("tenant-settings"))
             .detail("domain_policies", DetailValue::Count(settings.domain_policies.len() as i64))
@@ -190,6 +192,14 @@ impl App {
             })
             .await?;
         self.settings_cache.map.write().await.remove(tenant);
+        // Retention facts depend on the default jurisdiction and on what the
+        // classifier calls PHI: when those change, every stored decision is
+        // stale. A new policy version (same rules) makes the next run
+        // re-evaluate, and is audited as the policy change it is in effect.
+        if before.jurisdiction != settings.jurisdiction || before.rules() != settings.rules() {
+            let current = self.retention_policy(tenant).await?;
+            self.put_retention_policy(tenant, actor_for_policy, current.policy).await?;
+        }
         Ok(())
     }
 }
