@@ -137,8 +137,14 @@ pub enum Op {
     /// wrapped key and sealed metadata, removes its queue rows and portal
     /// pickups, keeps its certificate. The blob is deleted after the commit.
     Dispose(Disposal),
+    /// Crypto-shred a page of messages in one transaction: [`Op::Dispose`]
+    /// for each, with set-based statements. Fails whole (a conflict) if the
+    /// holds version moved or any message is gone or already disposed.
+    DisposePage(DisposalPage),
     /// A disposed message's blob is gone: forget its reference.
     BlobRemoved(TenantId, MessageId),
+    /// Disposed messages' blobs are gone: forget their references.
+    BlobsRemoved(TenantId, Vec<MessageId>),
     /// Record a patient access request (state `open`).
     CreateAccessRequest(AccessRequestRecord),
     /// An access request's record set was searched: `open` becomes
@@ -319,26 +325,36 @@ impl Committer {
                 write_op(&mut tx, op, &mut refs).await?;
             }
             let (rows, next) = chain(&head, commit.events.clone());
-            let mut seqs = Vec::with_capacity(rows.len());
-            for r in rows {
-                sqlx::query(
-                    "INSERT INTO audit_events (seq, id, at_micros, tenant_id, actor, action, target, outcome, detail, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(r.seq)
-                .bind(r.id)
-                .bind(r.at_micros)
-                .bind(r.tenant)
-                .bind(r.actor)
-                .bind(r.action)
-                .bind(r.target)
-                .bind(r.outcome)
-                .bind(r.detail)
-                .bind(r.prev_hash)
-                .bind(r.hash)
-                .execute(&mut *tx)
-                .await?;
-                seqs.push(r.seq);
+            let seqs = rows.iter().map(|r| r.seq).collect();
+            // Multi-row inserts: a page of disposals chains hundreds of
+            // events, and each statement is a round trip to the database.
+            let mut rows = rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                let chunk: Vec<_> = rows.by_ref().take(EVENT_CHUNK).collect();
+                let values = (0..chunk.len())
+                    .map(|i| format!("({})", placeholders(1 + i * 11, 11)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO audit_events (seq, id, at_micros, tenant_id, actor, action, target, outcome, detail, \
+                     prev_hash, hash) VALUES {values}"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.seq)
+                        .bind(r.id)
+                        .bind(r.at_micros)
+                        .bind(r.tenant)
+                        .bind(r.actor)
+                        .bind(r.action)
+                        .bind(r.target)
+                        .bind(r.outcome)
+                        .bind(r.detail)
+                        .bind(r.prev_hash)
+                        .bind(r.hash);
+                }
+                q.execute(&mut *tx).await?;
             }
             head = next;
             all_seqs.push(seqs);
@@ -902,7 +918,23 @@ async fn write_op(
                 bump_holds_version(tx, &c.tenant).await?;
             }
         }
-        Op::Dispose(d) => dispose(tx, d).await?,
+        Op::Dispose(d) => {
+            dispose_page(tx, &d.tenant, d.holds_version, std::slice::from_ref(&d.certificate)).await?;
+        }
+        Op::DisposePage(p) => dispose_page(tx, &p.tenant, p.holds_version, &p.certificates).await?,
+        Op::BlobsRemoved(tenant, messages) => {
+            for chunk in messages.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "UPDATE messages SET blob_ref = '' WHERE tenant_id = $1 AND disposed_at IS NOT NULL AND id IN ({})",
+                    placeholders(2, chunk.len())
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str().to_owned());
+                for id in chunk {
+                    q = q.bind(id.to_string());
+                }
+                q.execute(&mut **tx).await?;
+            }
+        }
         Op::BlobRemoved(tenant, message) => {
             sqlx::query(
                 "UPDATE messages SET blob_ref = '' WHERE tenant_id = $1 AND id = $2 AND disposed_at IS NOT NULL",
@@ -929,11 +961,33 @@ async fn bump_holds_version(tx: &mut Transaction<'static, Any>, tenant: &TenantI
     Ok(())
 }
 
-/// Disposal of one message. The holds check and the shredding are one
-/// transaction: a hold committed after the caller computed coverage moves
-/// the version, and this commit fails instead of destroying held mail.
-async fn dispose(tx: &mut Transaction<'static, Any>, d: &Disposal) -> Result<(), StoreError> {
-    let tenant = d.tenant.as_str().to_owned();
+/// Ids bound per `IN (...)` list: well inside SQLite's 32,766 and
+/// PostgreSQL's 65,535 parameters per statement.
+const IN_CHUNK: usize = 1000;
+/// Audit rows per multi-row INSERT (11 parameters each).
+const EVENT_CHUNK: usize = 500;
+/// Certificate rows per multi-row INSERT (10 parameters each).
+const CERT_CHUNK: usize = 500;
+
+/// `$first, $first+1, ...` (`n` of them).
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Disposal of a page of one tenant's messages. The holds check and the
+/// shredding are one transaction: a hold committed after the caller
+/// computed coverage moves the version, and this commit fails instead of
+/// destroying held mail. Set-based: a handful of statements per page, not
+/// per message (each statement is a round trip to the database). Every
+/// statement that disposal adds (e.g. attachment reference counts) belongs
+/// here, once.
+async fn dispose_page(
+    tx: &mut Transaction<'static, Any>,
+    tenant_id: &TenantId,
+    holds_version: i64,
+    certificates: &[CertificateRecord],
+) -> Result<(), StoreError> {
+    let tenant = tenant_id.as_str().to_owned();
     // Writing the row first takes its lock on PostgreSQL (SQLite already
     // holds the database lock), so a concurrent hold commit either precedes
     // this read or waits for this transaction to end.
@@ -949,51 +1003,68 @@ async fn dispose(tx: &mut Transaction<'static, Any>, d: &Disposal) -> Result<(),
         .fetch_one(&mut **tx)
         .await?
         .try_get("version")?;
-    if version != d.holds_version {
+    if version != holds_version {
         return Err(StoreError::Conflict(format!(
-            "holds of tenant {} changed during disposal (version {} now {version})",
-            d.tenant, d.holds_version
+            "holds of tenant {tenant_id} changed during disposal (version {holds_version} now {version})"
         )));
     }
-    let c = &d.certificate;
-    let done = sqlx::query(
-        "UPDATE messages SET wrapped_dek = $1, sealed_meta = $2, disposed_at = $3, state = 'disposed' \
-         WHERE tenant_id = $4 AND id = $5 AND disposed_at IS NULL",
-    )
-    .bind(Vec::<u8>::new())
-    .bind(Vec::<u8>::new())
-    .bind(c.disposed_at)
-    .bind(tenant.clone())
-    .bind(d.message.to_string())
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::Conflict(format!("message {} not found or already disposed", d.message)));
+    let disposed_at = certificates.iter().map(|c| c.disposed_at).max().unwrap_or_default();
+    for chunk in certificates.chunks(IN_CHUNK) {
+        let sql = format!(
+            "UPDATE messages SET wrapped_dek = $1, sealed_meta = $1, disposed_at = $2, state = 'disposed' \
+             WHERE tenant_id = $3 AND disposed_at IS NULL AND id IN ({})",
+            placeholders(4, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Vec::<u8>::new()).bind(disposed_at).bind(tenant.clone());
+        for c in chunk {
+            q = q.bind(c.message.to_string());
+        }
+        let done = q.execute(&mut **tx).await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            // Whole page or nothing: the caller retries smaller or reports.
+            return Err(StoreError::Conflict(format!(
+                "{} of {} messages not found or already disposed",
+                chunk.len() as u64 - done.rows_affected(),
+                chunk.len()
+            )));
+        }
+        for table in ["queue", "portal_pickups"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE tenant_id = $1 AND message_id IN ({ids})",
+                ids = placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+            for c in chunk {
+                q = q.bind(c.message.to_string());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        let ids: Vec<String> = chunk.iter().map(|c| c.message.to_string()).collect();
+        release_attachments(tx, tenant_id, &ids).await?;
     }
-    release_attachments(tx, &d.tenant, &d.message).await?;
-    for table in ["queue", "portal_pickups"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant_id = $1 AND message_id = $2")))
-            .bind(tenant.clone())
-            .bind(d.message.to_string())
-            .execute(&mut **tx)
-            .await?;
+    for chunk in certificates.chunks(CERT_CHUNK) {
+        let rows =
+            (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * 10, 10))).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "INSERT INTO disposal_certificates (id, tenant_id, message_id, sealed_sha256, rule, action, message_date, \
+             retain_until, disposed_at, actor) VALUES {rows}"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for c in chunk {
+            q = q
+                .bind(c.id.to_string())
+                .bind(tenant.clone())
+                .bind(c.message.to_string())
+                .bind(c.sealed_sha256.clone())
+                .bind(c.rule.clone())
+                .bind(c.action.clone())
+                .bind(c.message_date)
+                .bind(c.retain_until)
+                .bind(c.disposed_at)
+                .bind(c.actor.clone());
+        }
+        q.execute(&mut **tx).await?;
     }
-    sqlx::query(
-        "INSERT INTO disposal_certificates (id, tenant_id, message_id, sealed_sha256, rule, action, message_date, \
-         retain_until, disposed_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(c.id.to_string())
-    .bind(tenant)
-    .bind(c.message.to_string())
-    .bind(c.sealed_sha256.clone())
-    .bind(c.rule.clone())
-    .bind(c.action.clone())
-    .bind(c.message_date)
-    .bind(c.retain_until)
-    .bind(c.disposed_at)
-    .bind(c.actor.clone())
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 
@@ -1050,29 +1121,38 @@ async fn reference_attachment(
     Ok(())
 }
 
-/// Drops a disposed message's attachment references. An attachment whose
-/// last reference this was is shredded with it: its row (and wrapped key)
-/// is deleted here, its blob queued in `blob_garbage` for deletion after
-/// the commit.
+/// Drops the attachment references of disposed messages (`ids`, at most
+/// [`IN_CHUNK`]). An attachment whose last references these were is
+/// shredded with them: its row (and wrapped key) is deleted here, its blob
+/// queued in `blob_garbage` for deletion after the commit.
 async fn release_attachments(
     tx: &mut Transaction<'static, Any>,
     tenant: &TenantId,
-    message: &MessageId,
+    ids: &[String],
 ) -> Result<(), StoreError> {
     let tenant = tenant.as_str().to_owned();
-    let hashes: Vec<Vec<u8>> =
-        sqlx::query("SELECT hash FROM message_attachments WHERE tenant_id = $1 AND message_id = $2")
-            .bind(tenant.clone())
-            .bind(message.to_string())
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("hash"))
-            .collect::<Result<_, _>>()?;
-    for hash in hashes {
+    let sql = format!(
+        "SELECT hash, COUNT(*) AS n FROM message_attachments WHERE tenant_id = $1 AND message_id IN ({}) GROUP BY hash",
+        placeholders(2, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.clone());
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    let released: Vec<(Vec<u8>, i64)> = q
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("hash")?, r.try_get("n")?)))
+        .collect::<Result<_, StoreError>>()?;
+    if released.is_empty() {
+        return Ok(());
+    }
+    for (hash, n) in released {
         let row = sqlx::query(
-            "UPDATE attachments SET refs = refs - 1 WHERE tenant_id = $1 AND hash = $2 RETURNING refs, blob_ref",
+            "UPDATE attachments SET refs = refs - $1 WHERE tenant_id = $2 AND hash = $3 RETURNING refs, blob_ref",
         )
+        .bind(n)
         .bind(tenant.clone())
         .bind(hash.clone())
         .fetch_optional(&mut **tx)
@@ -1087,11 +1167,15 @@ async fn release_attachments(
             collect_garbage(tx, &tenant, row.try_get("blob_ref")?).await?;
         }
     }
-    sqlx::query("DELETE FROM message_attachments WHERE tenant_id = $1 AND message_id = $2")
-        .bind(tenant)
-        .bind(message.to_string())
-        .execute(&mut **tx)
-        .await?;
+    let sql = format!(
+        "DELETE FROM message_attachments WHERE tenant_id = $1 AND message_id IN ({})",
+        placeholders(2, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -82,6 +82,12 @@ impl Store {
         self.inner.blobs.delete(blob_ref).await
     }
 
+    /// Deletes several sealed blobs (a page of disposals) with one sync per
+    /// segment file; one result per reference, in order.
+    pub async fn delete_blobs(&self, blob_refs: &[String]) -> Vec<Result<(), StoreError>> {
+        self.inner.blobs.delete_batch(blob_refs).await
+    }
+
     /// The database, for the read queries in [`db`].
     pub(crate) fn db(&self) -> &db::Db {
         &self.inner.db

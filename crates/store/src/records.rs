@@ -528,6 +528,31 @@ pub struct Disposal {
     pub certificate: CertificateRecord,
 }
 
+/// Disposal of a page of messages of one tenant (R-AR-3) in one
+/// transaction: one holds-version check, set-based shredding, one
+/// certificate per message (each certificate names its message).
+#[derive(Debug, Clone)]
+pub struct DisposalPage {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The tenant's holds version the caller checked coverage against; the
+    /// commit fails with a conflict if holds changed since.
+    pub holds_version: i64,
+    /// One per message to dispose of; the messages must be live.
+    pub certificates: Vec<CertificateRecord>,
+}
+
+/// An expired, live message with everything disposal needs, read in one
+/// query: its retention state and its row (wrapped key and sealed metadata
+/// for the certificate's SHA-256 and the custodians, blob reference).
+#[derive(Debug, Clone)]
+pub struct ExpiredMessage {
+    /// Retention state.
+    pub retention: RetentionRecord,
+    /// The stored row.
+    pub message: MessageRecord,
+}
+
 /// A disposal certificate: proof of what was destroyed, when and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateRecord {

@@ -116,6 +116,7 @@ backend_tests!(
     delivery_updates_record_state_events_pickups_and_suppressions,
     disposal_checks_the_holds_version_in_its_own_transaction,
     attachments_are_stored_once_and_shredded_with_their_last_message,
+    a_disposal_page_shreds_exactly_its_messages_or_nothing,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -946,6 +947,133 @@ async fn attachments_are_stored_once_and_shredded_with_their_last_message(env: E
     fourth.attachments = vec![sealed_attachment(b"hash-a", b"sealed bytes of A again")];
     store.commit(commit_message(&fourth)).await.unwrap();
     assert_eq!(store.attachment(&t, b"hash-a").await.unwrap().expect("new").refs, 1);
+    assert!(verify_audit(store).await.is_ok());
+    store.close().await;
+}
+
+fn certificate(t: &TenantId, m: &NewMessage) -> sealpost_store::CertificateRecord {
+    sealpost_store::CertificateRecord {
+        id: RecipientId::new(),
+        tenant: t.clone(),
+        message: m.id,
+        sealed_sha256: b"sealed sha".to_vec(),
+        rule: Some("hipaa-documentation".into()),
+        action: "dispose".into(),
+        message_date: m.message_date,
+        retain_until: 10,
+        disposed_at: now_micros(),
+        actor: "cli".into(),
+    }
+}
+
+/// The page-wise run's store side: `expired_page` selects exactly the
+/// expired, live, un-extended messages (in `(retain_until, id)` pages), and
+/// `DisposePage` shreds a page whole or not at all (stale holds version, or
+/// a message already disposed), with one certificate and event each.
+async fn a_disposal_page_shreds_exactly_its_messages_or_nothing(env: Env) {
+    let store = &env.store;
+    let t = tenant("acme");
+    store.commit(Commit { ops: vec![create_tenant(&t)], events: vec![] }).await.unwrap();
+    let ms: Vec<NewMessage> = (0..5).map(|_| message(&t, 1, 2048)).collect();
+    for m in &ms {
+        store.commit(commit_message(m)).await.unwrap();
+    }
+    // 0, 1, 2 expired (retain_until 10, 20, 30); 3 not yet (100); 4 expired but extended by review to 100.
+    let until = [10, 20, 30, 100, 10];
+    let updates = ms
+        .iter()
+        .zip(until)
+        .map(|(m, u)| sealpost_store::RetentionUpdate {
+            tenant: t.clone(),
+            message: m.id,
+            retain_until: u,
+            rule: Some("r".into()),
+            action: "dispose".into(),
+            version: 0,
+        })
+        .collect();
+    store.commit(Commit { ops: vec![Op::SetRetention(updates)], events: vec![] }).await.unwrap();
+    store
+        .commit(Commit {
+            ops: vec![Op::ExtendRetention { tenant: t.clone(), message: ms[4].id, until: 100 }],
+            events: vec![],
+        })
+        .await
+        .unwrap();
+    // Another tenant's expired message is never in the page.
+    let other = tenant("other");
+    store.commit(Commit { ops: vec![create_tenant(&other)], events: vec![] }).await.unwrap();
+    let foreign = message(&other, 0, 100);
+    store.commit(commit_message(&foreign)).await.unwrap();
+    let foreign_retention = sealpost_store::RetentionUpdate {
+        tenant: other.clone(),
+        message: foreign.id,
+        retain_until: 5,
+        rule: None,
+        action: "dispose".into(),
+        version: 0,
+    };
+    store.commit(Commit { ops: vec![Op::SetRetention(vec![foreign_retention])], events: vec![] }).await.unwrap();
+
+    // Paging one at a time walks the expired set in (retain_until, id) order.
+    let (mut seen, mut after) = (Vec::new(), None);
+    while let Some(e) = store.expired_page(&t, 50, after, 1).await.unwrap().pop() {
+        assert!(!e.message.blob_ref.is_empty(), "the row comes with its blob reference");
+        assert_eq!(e.message.wrapped_dek, ms.iter().find(|m| m.id == e.retention.message).unwrap().wrapped_dek);
+        after = Some((e.retention.retain_until.unwrap(), e.retention.message));
+        seen.push(e.retention.message);
+    }
+    assert_eq!(seen, vec![ms[0].id, ms[1].id, ms[2].id], "expired, live, not extended, this tenant");
+
+    let page = |ids: &[usize], version: i64| Commit {
+        ops: vec![Op::DisposePage(sealpost_store::DisposalPage {
+            tenant: t.clone(),
+            holds_version: version,
+            certificates: ids.iter().map(|&i| certificate(&t, &ms[i])).collect(),
+        })],
+        events: ids
+            .iter()
+            .map(|&i| {
+                NewEvent::new(t.clone(), Actor::cli(), Action::MessageDisposed, Outcome::Success).target(ms[i].id)
+            })
+            .collect(),
+    };
+    // A hold landed after coverage was computed: nothing of the page happens.
+    store.commit(Commit { ops: vec![Op::PutHold(hold_record(&t, b"m"))], events: vec![] }).await.unwrap();
+    let before = event_count(store).await;
+    assert!(matches!(store.commit(page(&[0, 1], 0)).await, Err(StoreError::Conflict(_))));
+    assert_eq!(event_count(store).await, before);
+    assert!(store.disposal_certificates(&t).await.unwrap().is_empty());
+
+    // Message 2 is "held" (left out of the page by the caller): 0 and 1 go.
+    store.commit(page(&[0, 1], 1)).await.unwrap();
+    for (i, m) in ms.iter().enumerate() {
+        let rec = store.message(&t, &m.id).await.unwrap().unwrap();
+        assert_eq!(rec.wrapped_dek.is_empty(), i < 2, "message {i}: shredded exactly when in the page");
+        assert_eq!(store.recipients(&t, &m.id).await.unwrap().is_empty(), i < 2, "message {i}: queue rows");
+    }
+    assert_eq!(store.disposal_certificates(&t).await.unwrap().len(), 2);
+    assert_eq!(event_count(store).await, before + 2);
+    let left: Vec<_> =
+        store.expired_page(&t, 50, None, 10).await.unwrap().into_iter().map(|e| e.retention.message).collect();
+    assert_eq!(left, vec![ms[2].id]);
+
+    // A page holding an already-disposed message fails whole: 2 stays live.
+    assert!(matches!(store.commit(page(&[1, 2], 1)).await, Err(StoreError::Conflict(_))));
+    assert!(!store.message(&t, &ms[2].id).await.unwrap().unwrap().wrapped_dek.is_empty());
+    assert_eq!(store.disposal_certificates(&t).await.unwrap().len(), 2);
+
+    // Blob removal: one op for the page.
+    assert_eq!(store.disposed_blobs(&t, 10).await.unwrap().len(), 2);
+    let refs: Vec<String> = store.disposed_blobs(&t, 10).await.unwrap().into_iter().map(|(_, r)| r).collect();
+    assert!(store.delete_blobs(&refs).await.iter().all(Result::is_ok));
+    store
+        .commit(Commit { ops: vec![Op::BlobsRemoved(t.clone(), vec![ms[0].id, ms[1].id, ms[2].id])], events: vec![] })
+        .await
+        .unwrap();
+    assert!(store.disposed_blobs(&t, 10).await.unwrap().is_empty());
+    assert!(!store.message(&t, &ms[2].id).await.unwrap().unwrap().blob_ref.is_empty(), "a live blob ref stays");
+    assert_stored(store, &foreign).await;
     assert!(verify_audit(store).await.is_ok());
     store.close().await;
 }

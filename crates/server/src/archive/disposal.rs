@@ -1,16 +1,19 @@
 //! Disposal (R-AR-3): the retention run and its daily schedule.
 //!
 //! A run (1) evaluates messages not yet evaluated under the tenant's current
-//! policy version, (2) selects the expired ones by SQL, (3) computes hold
-//! coverage, and (4) disposes of each expired, un-held `dispose` message in
-//! one store commit ([`Op::Dispose`]): the holds version read in step 3 is
+//! policy version (normally none: the indexer evaluates messages as it adds
+//! them), (2) reads the expired messages a page at a time with everything
+//! disposal needs in one query, (3) computes hold coverage in memory, and
+//! (4) disposes of the page's expired, un-held `dispose` messages in one
+//! store commit ([`Op::DisposePage`]): the holds version read in step 3 is
 //! compared inside that transaction, so a hold created during the run wins
-//! (the commit fails with a conflict, coverage is recomputed, the message is
-//! checked again). The commit empties the wrapped data key and the sealed
+//! (the commit fails with a conflict, coverage is recomputed, the page is
+//! checked again). The commit empties the wrapped data keys and the sealed
 //! metadata (crypto-shredding), removes queue rows and portal pickups, keeps
-//! a disposal certificate and audits `message.disposed`. Then the blob is
-//! deleted and the message leaves the search index. `review` messages wait
-//! in the disposition queue (`review.rs`).
+//! a disposal certificate per message and audits `message.disposed` for
+//! each. Then the page's blobs are deleted in one pass (one sync per
+//! segment file) and the messages leave the search index. `review`
+//! messages wait in the disposition queue (`review.rs`).
 //!
 //! Test hook: with `SEALPOST_TEST_PAUSE_DISPOSAL=DIR`, a run that has
 //! something to dispose writes `DIR/paused` after computing coverage and
@@ -23,17 +26,20 @@ use std::time::Duration;
 
 use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
 use sealpost_model::{MessageId, TenantId, now_micros};
-use sealpost_store::{CertificateRecord, Commit, Disposal, Op, RetentionRecord, StoreError};
+use sealpost_store::{CertificateRecord, Commit, DisposalPage, ExpiredMessage, Op, RetentionRecord, StoreError};
 use serde::Serialize;
 
 use super::holds::{ActiveHolds, ArchiveError, HoldId};
 use super::retention::{EvaluationReport, custodians_of};
+use crate::ServerError;
+use crate::access::OpenedMessage;
 use crate::app::App;
+use crate::pipeline::{EnvelopeMeta, seal_context};
 
-/// How often a run retries one message whose commit found the holds changed.
+/// How often a run retries one page whose commit found the holds changed.
 const HOLD_RETRIES: usize = 5;
-/// Expired messages read per page.
-const PAGE: i64 = 200;
+/// Expired messages read, and disposed of, per page (one commit each).
+const PAGE: i64 = 500;
 const PAUSE_ENV: &str = "SEALPOST_TEST_PAUSE_DISPOSAL";
 
 /// What a run does.
@@ -64,11 +70,13 @@ pub struct RunReport {
     pub dry_run: bool,
 }
 
-/// One expired message, with what coverage and the certificate need.
+/// One expired message, with what coverage, the certificate and the blob
+/// removal need.
 struct Candidate {
     record: RetentionRecord,
     custodians: Vec<String>,
     sha256: String,
+    blob_ref: String,
 }
 
 impl App {
@@ -97,20 +105,20 @@ impl App {
             self.finish_interrupted_disposals(tenant).await?;
         }
         let mut holds = self.active_holds(tenant).await?;
-        let mut after: Option<MessageId> = None;
+        let mut after: Option<(i64, MessageId)> = None;
         let mut paused = false;
         loop {
-            let page = self.store.expired_messages(tenant, opts.now, after.as_ref(), PAGE).await?;
+            let page = self.store.expired_page(tenant, opts.now, after, PAGE).await?;
             let Some(last) = page.last() else { break };
-            after = Some(last.message);
+            after = Some((last.retention.retain_until.unwrap_or_default(), last.retention.message));
             let mut batch = Vec::with_capacity(page.len());
-            for record in page {
-                let id = record.message;
-                if record.action.as_deref() == Some("review") {
+            for expired in page {
+                let id = expired.retention.message;
+                if expired.retention.action.as_deref() == Some("review") {
                     report.awaiting_review.push(id.to_string());
                     continue;
                 }
-                let candidate = match self.candidate(tenant, record).await {
+                let candidate = match self.page_candidate(tenant, expired).await {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: cannot open");
@@ -148,9 +156,36 @@ impl App {
         Ok(report)
     }
 
+    /// A candidate from a row the page query returned: the metadata is
+    /// opened in memory (no further query; the tenant's keys are cached).
+    async fn page_candidate(&self, tenant: &TenantId, expired: ExpiredMessage) -> Result<Candidate, ServerError> {
+        let ExpiredMessage { retention, message: record } = expired;
+        let keys = self.tenant_keys_with(tenant, record.kek_version).await?;
+        let kek = keys
+            .get(record.kek_version)
+            .ok_or_else(|| ServerError::NotFound(format!("key version {}", record.kek_version)))?;
+        let ctx = seal_context(tenant.as_str(), &record.id);
+        let dek = kek.unwrap_data_key(&record.wrapped_dek, &ctx)?;
+        let meta: EnvelopeMeta = serde_json::from_slice(&dek.open_meta(&record.sealed_meta, &ctx)?)
+            .map_err(|e| ServerError::State(format!("message {}: metadata: {e}", record.id)))?;
+        let blob_ref = record.blob_ref.clone();
+        let opened = OpenedMessage { record, recipients: Vec::new(), meta, raw: None };
+        Ok(Candidate {
+            custodians: custodians_of(&opened),
+            sha256: opened.meta.sha256.clone(),
+            record: retention,
+            blob_ref,
+        })
+    }
+
     async fn candidate(&self, tenant: &TenantId, record: RetentionRecord) -> Result<Candidate, ArchiveError> {
         let opened = self.load_message(tenant, &record.message, false).await?;
-        Ok(Candidate { custodians: custodians_of(&opened), sha256: opened.meta.sha256.clone(), record })
+        Ok(Candidate {
+            custodians: custodians_of(&opened),
+            sha256: opened.meta.sha256.clone(),
+            blob_ref: opened.record.blob_ref.clone(),
+            record,
+        })
     }
 
     /// Disposes of one message unless a hold covers it (returns that hold).
@@ -193,7 +228,8 @@ impl App {
             sealed.push((cert_id, self.root().seal_secret(&purpose, c.sha256.as_bytes())?));
         }
         for _ in 0..HOLD_RETRIES {
-            let (mut ops, mut events, mut ids, mut held) = (Vec::new(), extra.clone(), Vec::new(), Vec::new());
+            let (mut certificates, mut events, mut done, mut held) =
+                (Vec::new(), extra.clone(), Vec::new(), Vec::new());
             let now = now_micros();
             for (c, (cert_id, sealed_sha256)) in batch.iter().zip(&sealed) {
                 let id = c.record.message;
@@ -220,24 +256,20 @@ impl App {
                         .detail("action", DetailValue::Name(action))
                         .detail("retain_until", DetailValue::Count(certificate.retain_until)),
                 );
-                ops.push(Op::Dispose(Disposal {
-                    tenant: tenant.clone(),
-                    message: id,
-                    holds_version: holds.version,
-                    certificate,
-                }));
-                ids.push(id);
+                certificates.push(certificate);
+                done.push((id, c.blob_ref.clone()));
             }
             let held_text = held.iter().map(|(id, h)| (id.to_string(), h.to_string()));
-            if ops.is_empty() {
+            if certificates.is_empty() {
                 report.held.extend(held_text);
                 return Ok(held);
             }
-            match self.store.commit(Commit { ops, events }).await {
+            let page = DisposalPage { tenant: tenant.clone(), holds_version: holds.version, certificates };
+            match self.store.commit(Commit { ops: vec![Op::DisposePage(page)], events }).await {
                 Ok(_) => {
-                    report.disposed.extend(ids.iter().map(ToString::to_string));
+                    report.disposed.extend(done.iter().map(|(id, _)| id.to_string()));
                     report.held.extend(held_text);
-                    self.remove_disposed_batch(tenant, &ids).await;
+                    self.remove_disposed_batch(tenant, &done).await;
                     return Ok(held);
                 }
                 Err(StoreError::Conflict(e)) if e.contains("holds of tenant") => {
@@ -249,54 +281,44 @@ impl App {
         Err(ArchiveError::Refused("holds kept changing during the disposal; try again".into()))
     }
 
-    /// After a batch's commit: its index entries (one purge), its blobs, and
-    /// one commit recording the removed blobs. Failures leave only
-    /// ciphertext whose key is gone; the next run retries.
-    async fn remove_disposed_batch(&self, tenant: &TenantId, ids: &[MessageId]) {
-        if let Err(e) = self.unindex(tenant, ids).await {
+    /// After a batch's commit: its index entries (one purge), its blobs (one
+    /// pass, one sync per segment file), and one commit recording the
+    /// removed blobs. Failures leave only ciphertext whose key is gone; the
+    /// next run retries.
+    async fn remove_disposed_batch(&self, tenant: &TenantId, disposed: &[(MessageId, String)]) {
+        let ids: Vec<MessageId> = disposed.iter().map(|(id, _)| *id).collect();
+        if let Err(e) = self.unindex(tenant, &ids).await {
             tracing::warn!(tenant = %tenant, error = %e, "disposal: unindex failed");
         }
-        let mut removed = Vec::with_capacity(ids.len());
-        for id in ids {
-            let blob = match self.store.message(tenant, id).await {
-                Ok(Some(m)) if !m.blob_ref.is_empty() => m.blob_ref,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob lookup failed");
-                    continue;
-                }
-            };
-            match self.store.delete_blob(&blob).await {
-                Ok(()) => removed.push(Op::BlobRemoved(tenant.clone(), *id)),
+        let with_blob: Vec<&(MessageId, String)> = disposed.iter().filter(|(_, b)| !b.is_empty()).collect();
+        let refs: Vec<String> = with_blob.iter().map(|(_, b)| b.clone()).collect();
+        let results = self.store.delete_blobs(&refs).await;
+        let mut removed = Vec::with_capacity(refs.len());
+        for ((id, _), result) in with_blob.into_iter().zip(results) {
+            match result {
+                Ok(()) => removed.push(*id),
                 Err(e) => {
                     tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob deletion failed; retried next run")
                 }
             }
         }
-        if !removed.is_empty()
-            && let Err(e) = self.store.commit(Commit { ops: removed, events: Vec::new() }).await
-        {
-            tracing::warn!(tenant = %tenant, error = %e, "disposal: recording removed blobs failed; retried next run");
+        if !removed.is_empty() {
+            let commit = Commit { ops: vec![Op::BlobsRemoved(tenant.clone(), removed)], events: Vec::new() };
+            if let Err(e) = self.store.commit(commit).await {
+                tracing::warn!(tenant = %tenant, error = %e, "disposal: recording removed blobs failed; retried next run");
+            }
         }
         if let Err(e) = self.collect_blob_garbage().await {
             tracing::warn!(error = %e, "disposal: deleting shredded attachments' blobs failed; retried next run");
         }
     }
 
-    async fn delete_disposed_blob(&self, tenant: &TenantId, id: &MessageId, blob: &str) -> Result<(), ArchiveError> {
-        self.store.delete_blob(blob).await?;
-        self.store.commit(Commit { ops: vec![Op::BlobRemoved(tenant.clone(), *id)], events: Vec::new() }).await?;
-        Ok(())
-    }
-
     /// Blobs (and index entries) of messages disposed of by a run that
     /// stopped before removing them.
     async fn finish_interrupted_disposals(&self, tenant: &TenantId) -> Result<(), ArchiveError> {
-        for (id, blob) in self.store.disposed_blobs(tenant, 10_000).await? {
-            if let Err(e) = self.unindex(tenant, std::slice::from_ref(&id)).await {
-                tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: unindex failed");
-            }
-            self.delete_disposed_blob(tenant, &id, &blob).await?;
+        let left = self.store.disposed_blobs(tenant, 10_000).await?;
+        for chunk in left.chunks(PAGE as usize) {
+            self.remove_disposed_batch(tenant, chunk).await;
         }
         Ok(())
     }

@@ -138,7 +138,14 @@ impl App {
         }
         for (tenant, ids) in by_tenant {
             let settings = self.settings(&tenant).await?;
+            // Retention is evaluated here, from the bytes already opened and
+            // classified, so a retention run normally has nothing to evaluate.
+            let evaluator = self.index_time_evaluator(&tenant).await.unwrap_or_else(|e| {
+                tracing::warn!(tenant = %tenant, error = %e, "retention not evaluated at index time");
+                None
+            });
             let mut docs = Vec::with_capacity(ids.len());
+            let mut retention = Vec::new();
             for id in &ids {
                 let opened = match self.load_message(&tenant, id, true).await {
                     Ok(o) => o,
@@ -148,19 +155,23 @@ impl App {
                         continue;
                     }
                 };
-                let raw = opened.raw.unwrap_or_default();
                 let patients = patients(&opened.meta.metadata);
                 let (category, date) = (opened.record.category.as_str().to_owned(), opened.record.message_date);
                 let classifier = settings.clone();
                 let id_text = id.to_string();
-                let doc = tokio::task::spawn_blocking(move || {
-                    let scan = classifier.classifier.scan_message_report(&raw);
+                let (evaluator, t) = (evaluator.clone(), tenant.clone());
+                let (doc, update) = tokio::task::spawn_blocking(move || {
+                    let raw = opened.raw.as_deref().unwrap_or_default();
+                    let scan = classifier.classifier.scan_message_report(raw);
+                    let found = !scan.findings.is_empty() || scan.truncated;
+                    let update = evaluator.map(|e| e.decide(&t, &opened, Some(found)));
                     let phi = scan.findings.kinds().map(|(k, _)| k.as_str().to_owned()).collect();
-                    sealpost_search::extract(&raw).into_doc(id_text, date, &category, phi, patients)
+                    (sealpost_search::extract(raw).into_doc(id_text, date, &category, phi, patients), update)
                 })
                 .await
                 .map_err(|e| ServerError::State(e.to_string()))?;
                 docs.push(doc);
+                retention.extend(update);
             }
             let index = self.index(&tenant)?.ok_or_else(|| ServerError::State("no index".into()))?;
             tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
@@ -170,7 +181,11 @@ impl App {
             .await
             .map_err(|e| ServerError::State(e.to_string()))?
             .map_err(search_err)?;
-            self.store.commit(Commit { ops: vec![Op::MarkIndexed(ids)], events: Vec::new() }).await?;
+            let mut ops = vec![Op::MarkIndexed(ids)];
+            if !retention.is_empty() {
+                ops.push(Op::SetRetention(retention));
+            }
+            self.store.commit(Commit { ops, events: Vec::new() }).await?;
         }
         Ok(pending.len())
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
 use sealpost_model::{EmailAddress, MessageId, TenantId};
-use sealpost_retention::{Decision, MessageFacts, Policy, StateTable, Until, UsState, default_policy, evaluate};
+use sealpost_retention::{MessageFacts, Policy, StateTable, Until, UsState, default_policy, evaluate};
 use sealpost_store::{Commit, Op, RETAIN_INDEFINITELY, RetentionRecord, RetentionUpdate, SecretRecord, Source};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -25,7 +25,7 @@ use crate::config::resolve;
 use crate::settings::Compiled;
 
 /// Messages evaluated per commit.
-const EVALUATION_BATCH: i64 = 200;
+const EVALUATION_BATCH: i64 = 500;
 
 /// A tenant's policy with its version. Version 0 is the built-in default
 /// ([`default_policy`]) of a tenant that never set one.
@@ -148,17 +148,22 @@ pub(crate) fn custodians_of(m: &OpenedMessage) -> Vec<String> {
 
 /// Gathers the facts of a message opened with its bytes (PHI presence
 /// needs the classifier to read them).
+/// `phi`: whether the classifier found PHI, when the caller already ran it
+/// on the bytes (the indexer does); `None` runs it here.
 pub(crate) fn gather(
     m: &OpenedMessage,
     settings: &Compiled,
     matched: &HashMap<String, HashSet<MessageId>>,
+    phi: Option<bool>,
 ) -> MessageFacts {
     let date = micros_date(m.record.message_date).unwrap_or(Date::MIN);
     let mut facts = MessageFacts::new(date, m.record.category);
     let raw = m.raw.as_deref().unwrap_or_default();
     if !m.meta.notice {
-        let scan = settings.classifier.scan_message_report(raw);
-        facts.phi = !scan.findings.is_empty() || scan.truncated;
+        facts.phi = phi.unwrap_or_else(|| {
+            let scan = settings.classifier.scan_message_report(raw);
+            !scan.findings.is_empty() || scan.truncated
+        });
     }
     let address = |s: &str| EmailAddress::parse(s, true).ok();
     facts.sender = m.meta.mail_from.as_deref().and_then(address);
@@ -181,6 +186,33 @@ pub(crate) fn gather(
     facts.matched_queries =
         matched.iter().filter(|(_, ids)| ids.contains(&m.record.id)).map(|(rule, _)| rule.clone()).collect();
     facts
+}
+
+/// Everything a retention decision needs besides the message, for one
+/// tenant and policy version: shared by the run's parallel re-evaluation
+/// and the indexer (which evaluates each message as it indexes it).
+pub(crate) struct Evaluator {
+    version: i64,
+    policy: Policy,
+    states: StateTable,
+    settings: Arc<Compiled>,
+    matched: HashMap<String, HashSet<MessageId>>,
+}
+
+impl Evaluator {
+    /// The decision for one message opened with its bytes, as the update
+    /// that stores it. Pure CPU: callers run it off the async threads.
+    pub(crate) fn decide(&self, tenant: &TenantId, m: &OpenedMessage, phi: Option<bool>) -> RetentionUpdate {
+        let decision = evaluate(&self.policy, &self.states, &gather(m, &self.settings, &self.matched, phi));
+        RetentionUpdate {
+            tenant: tenant.clone(),
+            message: m.record.id,
+            retain_until: until_micros(decision.until),
+            rule: decision.rule_id,
+            action: decision.action.as_str().to_owned(),
+            version: self.version,
+        }
+    }
 }
 
 /// The result of an evaluation pass.
@@ -260,42 +292,59 @@ impl App {
         Ok(matched)
     }
 
+    /// The evaluator for messages as the indexer adds them, or `None` when
+    /// the tenant's policy has keyword-query rules: their answer comes from
+    /// the index, which does not hold the message yet, so the run evaluates
+    /// those tenants' messages instead.
+    pub(crate) async fn index_time_evaluator(&self, tenant: &TenantId) -> Result<Option<Arc<Evaluator>>, ServerError> {
+        let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
+        if policy.queries().next().is_some() {
+            return Ok(None);
+        }
+        let (states, settings) = (self.state_table()?, self.settings(tenant).await?);
+        Ok(Some(Arc::new(Evaluator { version, policy, states, settings, matched: HashMap::new() })))
+    }
+
     /// Evaluates the tenant's messages not yet evaluated under the current
-    /// policy version, and stores the decisions.
+    /// policy version (normally only after a policy change: the indexer
+    /// evaluates new messages), and stores the decisions. Messages are
+    /// opened concurrently and classified on the blocking pool, so a page
+    /// uses every core.
     pub async fn evaluate_retention(&self, tenant: &TenantId) -> Result<EvaluationReport, ArchiveError> {
         let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
-        let states = self.state_table()?;
-        let settings = self.settings(tenant).await?;
         let mut report = EvaluationReport::default();
-        let mut matched: Option<HashMap<String, HashSet<MessageId>>> = None;
+        let mut evaluator: Option<Arc<Evaluator>> = None;
         let mut after: Option<MessageId> = None;
+        let parallel = std::thread::available_parallelism().map_or(2, usize::from) * 2;
         loop {
             let page = self.store.retention_pending(tenant, version, after.as_ref(), EVALUATION_BATCH).await?;
             let Some(last) = page.last() else { break };
             after = Some(*last);
             // Queries run only when something needs evaluating.
-            if matched.is_none() {
-                matched = Some(self.rule_query_matches(tenant, &policy).await?);
+            let ev = match &evaluator {
+                Some(e) => e.clone(),
+                None => {
+                    let matched = self.rule_query_matches(tenant, &policy).await?;
+                    let (states, settings) = (self.state_table()?, self.settings(tenant).await?);
+                    let e = Arc::new(Evaluator { version, policy: policy.clone(), states, settings, matched });
+                    evaluator = Some(e.clone());
+                    e
+                }
+            };
+            let mut decided = Vec::with_capacity(page.len());
+            for ids in page.chunks(parallel) {
+                decided
+                    .extend(futures::future::join_all(ids.iter().map(|id| self.decide(tenant, *id, ev.clone()))).await);
             }
-            let matched = matched.as_ref().map_or_else(HashMap::new, Clone::clone);
-            let mut updates = Vec::with_capacity(page.len());
-            for id in &page {
-                let decision = match self.decide(tenant, id, &policy, &states, &settings, &matched).await {
-                    Ok(d) => d,
+            let mut updates = Vec::with_capacity(decided.len());
+            for (id, result) in decided {
+                match result {
+                    Ok(u) => updates.push(u),
                     Err(e) => {
                         tracing::warn!(tenant = %tenant, message = %id, error = %e, "retention: cannot evaluate");
                         report.failed += 1;
-                        continue;
                     }
-                };
-                updates.push(RetentionUpdate {
-                    tenant: tenant.clone(),
-                    message: *id,
-                    retain_until: until_micros(decision.until),
-                    rule: decision.rule_id,
-                    action: decision.action.as_str().to_owned(),
-                    version,
-                });
+                }
             }
             report.evaluated += updates.len();
             if !updates.is_empty() {
@@ -305,17 +354,23 @@ impl App {
         Ok(report)
     }
 
+    /// One message's decision: opened here, classified and evaluated on the
+    /// blocking pool.
     async fn decide(
         &self,
         tenant: &TenantId,
-        id: &MessageId,
-        policy: &Policy,
-        states: &StateTable,
-        settings: &Arc<Compiled>,
-        matched: &HashMap<String, HashSet<MessageId>>,
-    ) -> Result<Decision, ServerError> {
-        let opened = self.load_message(tenant, id, true).await?;
-        Ok(evaluate(policy, states, &gather(&opened, settings, matched)))
+        id: MessageId,
+        ev: Arc<Evaluator>,
+    ) -> (MessageId, Result<RetentionUpdate, ServerError>) {
+        let opened = match self.load_message(tenant, &id, true).await {
+            Ok(o) => o,
+            Err(e) => return (id, Err(e)),
+        };
+        let t = tenant.clone();
+        let result = tokio::task::spawn_blocking(move || ev.decide(&t, &opened, None))
+            .await
+            .map_err(|e| ServerError::State(e.to_string()));
+        (id, result)
     }
 
     /// A message's retention as stored (`None`: no such message).

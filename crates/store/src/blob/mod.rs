@@ -74,4 +74,12 @@ impl Blobs {
             Blobs::Object(o) => o.delete(blob_ref).await,
         }
     }
+
+    /// Removes several blobs' bytes (a page of disposals); one result per reference.
+    pub(crate) async fn delete_batch(&self, refs: &[String]) -> Vec<Result<(), StoreError>> {
+        match self {
+            Blobs::Local(s) => s.delete_batch(refs).await,
+            Blobs::Object(o) => o.delete_batch(refs).await,
+        }
+    }
 }

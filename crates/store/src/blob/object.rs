@@ -58,4 +58,13 @@ impl ObjectBlobs {
         self.store.delete(&Self::path(blob_ref)?).await?;
         Ok(())
     }
+
+    /// Deletes several objects, a bounded number at a time; one result per reference.
+    pub(crate) async fn delete_batch(&self, refs: &[String]) -> Vec<Result<(), StoreError>> {
+        let mut out = Vec::with_capacity(refs.len());
+        for chunk in refs.chunks(16) {
+            out.extend(futures::future::join_all(chunk.iter().map(|r| self.delete(r))).await);
+        }
+        out
+    }
 }

@@ -675,6 +675,38 @@ impl Store {
         rows.iter().map(retention_from).collect()
     }
 
+    /// Expired messages as [`Store::expired_messages`] selects them, with
+    /// each message's row, in one query: what a retention run needs to
+    /// dispose of a page (wrapped key and sealed metadata for the
+    /// certificate and custodians, blob reference). Ordered by
+    /// `(retain_until, id)` after `after`, the order of the
+    /// `messages_expiry` index, so each page is one index range scan however
+    /// deep the run is (an id order would sort every expired row per page).
+    pub async fn expired_page(
+        &self,
+        tenant: &TenantId,
+        now: i64,
+        after: Option<(i64, MessageId)>,
+        limit: i64,
+    ) -> Result<Vec<ExpiredMessage>, StoreError> {
+        let sql = format!(
+            "SELECT {RETENTION_COLUMNS}, tenant_id, created_at, source, size, kek_version, wrapped_dek, sealed_meta, \
+             blob_ref, state FROM messages WHERE tenant_id = $1 AND disposed_at IS NULL \
+             AND retain_until IS NOT NULL AND retain_until <= $2 AND (extended_until IS NULL OR extended_until <= $2) \
+             AND (retain_until, id) > ($3, $4) ORDER BY retain_until, id LIMIT $5"
+        );
+        let (until, id) = after.map_or((i64::MIN, String::new()), |(u, id)| (u, id.to_string()));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(now)
+            .bind(until)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter().map(|r| Ok(ExpiredMessage { retention: retention_from(r)?, message: message_from(r)? })).collect()
+    }
+
     /// One message's retention state.
     pub async fn message_retention(
         &self,
