@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (id TEXT PRIMARY KEY, webhook_id TEXT 
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (state, next_attempt_at);
 DROP INDEX IF EXISTS messages_by_retention;
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages (tenant_id, disposed_at, retain_until, id);
+CREATE INDEX IF NOT EXISTS messages_by_tenant_id ON messages (tenant_id, id);
 CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name_hash BLOB NOT NULL, sealed BLOB NOT NULL, state TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL, release_requested_by TEXT, release_requested_at BIGINT, released_by TEXT, released_at BIGINT);
 CREATE UNIQUE INDEX IF NOT EXISTS holds_by_name ON holds (tenant_id, name_hash);
 CREATE TABLE IF NOT EXISTS holds_version (tenant_id TEXT PRIMARY KEY, version BIGINT NOT NULL);
