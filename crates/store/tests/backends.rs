@@ -856,18 +856,22 @@ async fn disposal_checks_the_holds_version_in_its_own_transaction(env: Env) {
     let released = store.hold(&t, &hold.id).await.unwrap().expect("hold");
     assert_eq!((released.state.as_str(), released.released_by.as_deref()), ("released", Some("user:a")));
 
-    // With the current version: shredded, queue rows gone, certificate kept.
+    // With the current version: shredded, queue rows gone, certificate kept,
+    // the blob queued for deletion.
+    let blob_ref = store.message(&t, &m.id).await.unwrap().expect("stored").blob_ref;
     store.commit(disposal(&t, &m, 2)).await.unwrap();
     let rec = store.message(&t, &m.id).await.unwrap().expect("row kept");
     assert!(rec.wrapped_dek.is_empty() && rec.sealed_meta.is_empty(), "key and metadata destroyed");
+    assert!(rec.blob_ref.is_empty(), "the row no longer points at its ciphertext");
     assert_eq!(rec.state, "disposed");
     assert!(store.recipients(&t, &m.id).await.unwrap().is_empty());
     assert!(store.message_retention(&t, &m.id).await.unwrap().expect("retention").disposed_at.is_some());
     assert_eq!(store.disposal_certificates(&t).await.unwrap().len(), 1);
-    assert_eq!(store.disposed_blobs(&t, 10).await.unwrap(), vec![(m.id, rec.blob_ref.clone())]);
-    store.delete_blob(&rec.blob_ref).await.unwrap();
-    store.commit(Commit { ops: vec![Op::BlobRemoved(t.clone(), m.id)], events: vec![] }).await.unwrap();
     assert!(store.disposed_blobs(&t, 10).await.unwrap().is_empty());
+    assert_eq!(store.blob_garbage(10).await.unwrap(), vec![blob_ref.clone()]);
+    store.delete_blob(&blob_ref).await.unwrap();
+    store.commit(Commit { ops: vec![Op::GarbageRemoved(vec![blob_ref])], events: vec![] }).await.unwrap();
+    assert!(store.blob_garbage(10).await.unwrap().is_empty());
     store.compact_after_disposal().await.unwrap();
     // Disposing twice is a conflict, not a second certificate.
     assert!(matches!(store.commit(disposal(&t, &m, 2)).await, Err(StoreError::Conflict(_))));
@@ -933,14 +937,29 @@ async fn attachments_are_stored_once_and_shredded_with_their_last_message(env: E
     assert!(matches!(store.commit(commit_message(&orphan)).await, Err(StoreError::Conflict(_))));
     assert!(store.message(&t, &orphan.id).await.unwrap().is_none());
 
-    // Disposal drops one reference per message; the last one shreds.
+    // Disposal drops one reference per message; the last one shreds. Each
+    // message's own blob is garbage at once.
+    let own_blob = |m: &NewMessage| {
+        let id = m.id;
+        let t = t.clone();
+        async move { store.message(&t, &id).await.unwrap().expect("stored").blob_ref }
+    };
+    let mut message_blobs = vec![own_blob(&first).await, own_blob(&second).await, own_blob(&third).await];
     store.commit(disposal(&t, &first, 0)).await.unwrap();
     store.commit(disposal(&t, &second, 0)).await.unwrap();
     assert_eq!(store.attachment(&t, b"hash-a").await.unwrap().expect("still referenced").refs, 1);
-    assert!(store.blob_garbage(10).await.unwrap().is_empty());
+    let mut garbage = store.blob_garbage(10).await.unwrap();
+    garbage.sort();
+    let mut expected = message_blobs[..2].to_vec();
+    expected.sort();
+    assert_eq!(garbage, expected, "the messages' blobs, not the shared attachment's");
     store.commit(disposal(&t, &third, 0)).await.unwrap();
     assert!(store.attachment(&t, b"hash-a").await.unwrap().is_none(), "row and wrapped key gone");
-    assert_eq!(store.blob_garbage(10).await.unwrap(), vec![stored.blob_ref.clone()]);
+    let mut garbage = store.blob_garbage(10).await.unwrap();
+    garbage.sort();
+    message_blobs.push(stored.blob_ref.clone());
+    message_blobs.sort();
+    assert_eq!(garbage, message_blobs);
 
     // Stored again later, it is a new attachment.
     let mut fourth = message(&t, 1, 512);
@@ -975,8 +994,10 @@ async fn a_disposal_page_shreds_exactly_its_messages_or_nothing(env: Env) {
     let t = tenant("acme");
     store.commit(Commit { ops: vec![create_tenant(&t)], events: vec![] }).await.unwrap();
     let ms: Vec<NewMessage> = (0..5).map(|_| message(&t, 1, 2048)).collect();
+    let mut blob_refs = Vec::new();
     for m in &ms {
         store.commit(commit_message(m)).await.unwrap();
+        blob_refs.push(store.message(&t, &m.id).await.unwrap().unwrap().blob_ref);
     }
     // 0, 1, 2 expired (retain_until 10, 20, 30); 3 not yet (100); 4 expired but extended by review to 100.
     let until = [10, 20, 30, 100, 10];
@@ -1063,16 +1084,24 @@ async fn a_disposal_page_shreds_exactly_its_messages_or_nothing(env: Env) {
     assert!(!store.message(&t, &ms[2].id).await.unwrap().unwrap().wrapped_dek.is_empty());
     assert_eq!(store.disposal_certificates(&t).await.unwrap().len(), 2);
 
-    // Blob removal: one op for the page.
-    assert_eq!(store.disposed_blobs(&t, 10).await.unwrap().len(), 2);
-    let refs: Vec<String> = store.disposed_blobs(&t, 10).await.unwrap().into_iter().map(|(_, r)| r).collect();
-    assert!(store.delete_blobs(&refs).await.iter().all(Result::is_ok));
+    // The page queued exactly its two blobs; removing them is one op.
+    assert!(store.disposed_blobs(&t, 10).await.unwrap().is_empty(), "disposed rows keep no blob reference");
+    let mut garbage = store.blob_garbage(10).await.unwrap();
+    garbage.sort();
+    let mut expected = blob_refs[..2].to_vec();
+    expected.sort();
+    assert_eq!(garbage, expected);
+    assert!(store.delete_blobs(&garbage).await.iter().all(Result::is_ok));
+    store.commit(Commit { ops: vec![Op::GarbageRemoved(garbage)], events: vec![] }).await.unwrap();
+    assert!(store.blob_garbage(10).await.unwrap().is_empty());
+    // Forgetting blob references never touches a live message.
     store
         .commit(Commit { ops: vec![Op::BlobsRemoved(t.clone(), vec![ms[0].id, ms[1].id, ms[2].id])], events: vec![] })
         .await
         .unwrap();
-    assert!(store.disposed_blobs(&t, 10).await.unwrap().is_empty());
-    assert!(!store.message(&t, &ms[2].id).await.unwrap().unwrap().blob_ref.is_empty(), "a live blob ref stays");
+    let live = store.message(&t, &ms[2].id).await.unwrap().unwrap();
+    assert_eq!(live.blob_ref, blob_refs[2], "a live blob ref stays");
+    assert_eq!(store.read_blob(&live.blob_ref).await.unwrap(), ms[2].sealed_blob);
     assert_stored(store, &foreign).await;
     assert!(verify_audit(store).await.is_ok());
     store.close().await;

@@ -11,8 +11,9 @@
 //! checked again). The commit empties the wrapped data keys and the sealed
 //! metadata (crypto-shredding), removes queue rows and portal pickups, keeps
 //! a disposal certificate per message and audits `message.disposed` for
-//! each. Then the page's blobs are deleted in one pass (one sync per
-//! segment file) and the messages leave the search index. `review`
+//! each, and queues the blobs as garbage. Every [`REMOVAL_PASS`] disposals
+//! (and at the end of the run) the queued blobs are deleted in one pass (one
+//! sync per segment file) and the messages leave the search index. `review`
 //! messages wait in the disposition queue (`review.rs`).
 //!
 //! Test hook: with `SEALPOST_TEST_PAUSE_DISPOSAL=DIR`, a run that has
@@ -40,6 +41,12 @@ use crate::pipeline::{EnvelopeMeta, seal_context};
 const HOLD_RETRIES: usize = 5;
 /// Expired messages read, and disposed of, per page (one commit each).
 const PAGE: i64 = 500;
+/// Disposed messages whose blobs and index entries are removed in one pass.
+/// Each pass syncs every blob segment file it touched (a page's messages are
+/// spread over most of them) and commits the index once, so passes are
+/// fewer than pages. Until its pass, a disposed message's blob is
+/// ciphertext whose key is already destroyed.
+const REMOVAL_PASS: usize = 10_000;
 const PAUSE_ENV: &str = "SEALPOST_TEST_PAUSE_DISPOSAL";
 
 /// What a run does.
@@ -70,13 +77,11 @@ pub struct RunReport {
     pub dry_run: bool,
 }
 
-/// One expired message, with what coverage, the certificate and the blob
-/// removal need.
+/// One expired message, with what coverage and the certificate need.
 struct Candidate {
     record: RetentionRecord,
     custodians: Vec<String>,
     sha256: String,
-    blob_ref: String,
 }
 
 impl App {
@@ -107,6 +112,7 @@ impl App {
         let mut holds = self.active_holds(tenant).await?;
         let mut after: Option<(i64, MessageId)> = None;
         let mut paused = false;
+        let mut removal: Vec<MessageId> = Vec::new();
         loop {
             let page = self.store.expired_page(tenant, opts.now, after, PAGE).await?;
             let Some(last) = page.last() else { break };
@@ -143,12 +149,20 @@ impl App {
                 test_pause().await;
             }
             // One commit per page: one sync for up to PAGE disposals.
-            if let Err(e) =
-                self.dispose_batch(tenant, &batch, &mut holds, &opts.actor, "dispose", Vec::new(), &mut report).await
+            match self.dispose_batch(tenant, &batch, &mut holds, &opts.actor, "dispose", Vec::new(), &mut report).await
             {
-                tracing::warn!(tenant = %tenant, error = %e, "disposal of a batch failed");
-                report.failed += batch.len();
+                Ok((_, done)) => removal.extend(done),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, error = %e, "disposal of a batch failed");
+                    report.failed += batch.len();
+                }
             }
+            if removal.len() >= REMOVAL_PASS {
+                self.remove_disposed(tenant, &std::mem::take(&mut removal)).await;
+            }
+        }
+        if !removal.is_empty() {
+            self.remove_disposed(tenant, &removal).await;
         }
         if !report.disposed.is_empty() && !opts.dry_run {
             self.store.compact_after_disposal().await?;
@@ -168,24 +182,13 @@ impl App {
         let dek = kek.unwrap_data_key(&record.wrapped_dek, &ctx)?;
         let meta: EnvelopeMeta = serde_json::from_slice(&dek.open_meta(&record.sealed_meta, &ctx)?)
             .map_err(|e| ServerError::State(format!("message {}: metadata: {e}", record.id)))?;
-        let blob_ref = record.blob_ref.clone();
         let opened = OpenedMessage { record, recipients: Vec::new(), meta, raw: None };
-        Ok(Candidate {
-            custodians: custodians_of(&opened),
-            sha256: opened.meta.sha256.clone(),
-            record: retention,
-            blob_ref,
-        })
+        Ok(Candidate { custodians: custodians_of(&opened), sha256: opened.meta.sha256.clone(), record: retention })
     }
 
     async fn candidate(&self, tenant: &TenantId, record: RetentionRecord) -> Result<Candidate, ArchiveError> {
         let opened = self.load_message(tenant, &record.message, false).await?;
-        Ok(Candidate {
-            custodians: custodians_of(&opened),
-            sha256: opened.meta.sha256.clone(),
-            blob_ref: opened.record.blob_ref.clone(),
-            record,
-        })
+        Ok(Candidate { custodians: custodians_of(&opened), sha256: opened.meta.sha256.clone(), record })
     }
 
     /// Disposes of one message unless a hold covers it (returns that hold).
@@ -200,8 +203,11 @@ impl App {
         extra: Vec<NewEvent>,
     ) -> Result<Option<HoldId>, ArchiveError> {
         let mut report = RunReport::default();
-        let held =
+        let (held, done) =
             self.dispose_batch(tenant, std::slice::from_ref(&c), holds, actor, action, extra, &mut report).await?;
+        if !done.is_empty() {
+            self.remove_disposed(tenant, &done).await;
+        }
         Ok(held.first().map(|(_, hold)| *hold))
     }
 
@@ -209,7 +215,8 @@ impl App {
     /// A hold created or released meanwhile fails the commit (holds-version
     /// check in the transaction): coverage is recomputed and it is retried.
     /// `extra` events go into the same commit (a review approval). Returns
-    /// the held messages with their holds (also added to `report`).
+    /// the held messages with their holds (also added to `report`) and the
+    /// disposed ones, for [`App::remove_disposed`].
     #[allow(clippy::too_many_arguments)]
     async fn dispose_batch(
         &self,
@@ -220,7 +227,7 @@ impl App {
         action: &'static str,
         extra: Vec<NewEvent>,
         report: &mut RunReport,
-    ) -> Result<Vec<(MessageId, HoldId)>, ArchiveError> {
+    ) -> Result<(Vec<(MessageId, HoldId)>, Vec<MessageId>), ArchiveError> {
         let mut sealed = Vec::with_capacity(batch.len());
         for c in batch {
             let cert_id = sealpost_model::RecipientId::new();
@@ -257,20 +264,19 @@ impl App {
                         .detail("retain_until", DetailValue::Count(certificate.retain_until)),
                 );
                 certificates.push(certificate);
-                done.push((id, c.blob_ref.clone()));
+                done.push(id);
             }
             let held_text = held.iter().map(|(id, h)| (id.to_string(), h.to_string()));
             if certificates.is_empty() {
                 report.held.extend(held_text);
-                return Ok(held);
+                return Ok((held, Vec::new()));
             }
             let page = DisposalPage { tenant: tenant.clone(), holds_version: holds.version, certificates };
             match self.store.commit(Commit { ops: vec![Op::DisposePage(page)], events }).await {
                 Ok(_) => {
-                    report.disposed.extend(done.iter().map(|(id, _)| id.to_string()));
+                    report.disposed.extend(done.iter().map(ToString::to_string));
                     report.held.extend(held_text);
-                    self.remove_disposed_batch(tenant, &done).await;
-                    return Ok(held);
+                    return Ok((held, done));
                 }
                 Err(StoreError::Conflict(e)) if e.contains("holds of tenant") => {
                     *holds = self.active_holds(tenant).await?;
@@ -281,44 +287,36 @@ impl App {
         Err(ArchiveError::Refused("holds kept changing during the disposal; try again".into()))
     }
 
-    /// After a batch's commit: its index entries (one purge), its blobs (one
-    /// pass, one sync per segment file), and one commit recording the
-    /// removed blobs. Failures leave only ciphertext whose key is gone; the
-    /// next run retries.
-    async fn remove_disposed_batch(&self, tenant: &TenantId, disposed: &[(MessageId, String)]) {
-        let ids: Vec<MessageId> = disposed.iter().map(|(id, _)| *id).collect();
-        if let Err(e) = self.unindex(tenant, &ids).await {
+    /// After disposal commits: the messages leave the search index (one
+    /// purge), and the blobs the commits queued as garbage are deleted (one
+    /// sync per segment file touched). Failures leave only ciphertext whose
+    /// key is gone, still queued; the next run retries.
+    async fn remove_disposed(&self, tenant: &TenantId, ids: &[MessageId]) {
+        if let Err(e) = self.unindex(tenant, ids).await {
             tracing::warn!(tenant = %tenant, error = %e, "disposal: unindex failed");
         }
-        let with_blob: Vec<&(MessageId, String)> = disposed.iter().filter(|(_, b)| !b.is_empty()).collect();
-        let refs: Vec<String> = with_blob.iter().map(|(_, b)| b.clone()).collect();
-        let results = self.store.delete_blobs(&refs).await;
+        if let Err(e) = self.collect_blob_garbage().await {
+            tracing::warn!(error = %e, "disposal: deleting disposed blobs failed; retried next run");
+        }
+    }
+
+    /// Blobs of messages disposed of by a run that stopped before deleting
+    /// them: still queued as garbage, or (disposed before disposal queued
+    /// them) still referenced by their disposed rows.
+    async fn finish_interrupted_disposals(&self, tenant: &TenantId) -> Result<(), ArchiveError> {
+        self.collect_blob_garbage().await?;
+        let left = self.store.disposed_blobs(tenant, REMOVAL_PASS as i64).await?;
+        let refs: Vec<String> = left.iter().map(|(_, b)| b.clone()).collect();
         let mut removed = Vec::with_capacity(refs.len());
-        for ((id, _), result) in with_blob.into_iter().zip(results) {
+        for ((id, _), result) in left.iter().zip(self.store.delete_blobs(&refs).await) {
             match result {
                 Ok(()) => removed.push(*id),
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob deletion failed; retried next run")
-                }
+                Err(e) => tracing::warn!(tenant = %tenant, message = %id, error = %e, "disposal: blob deletion failed"),
             }
         }
         if !removed.is_empty() {
             let commit = Commit { ops: vec![Op::BlobsRemoved(tenant.clone(), removed)], events: Vec::new() };
-            if let Err(e) = self.store.commit(commit).await {
-                tracing::warn!(tenant = %tenant, error = %e, "disposal: recording removed blobs failed; retried next run");
-            }
-        }
-        if let Err(e) = self.collect_blob_garbage().await {
-            tracing::warn!(error = %e, "disposal: deleting shredded attachments' blobs failed; retried next run");
-        }
-    }
-
-    /// Blobs (and index entries) of messages disposed of by a run that
-    /// stopped before removing them.
-    async fn finish_interrupted_disposals(&self, tenant: &TenantId) -> Result<(), ArchiveError> {
-        let left = self.store.disposed_blobs(tenant, 10_000).await?;
-        for chunk in left.chunks(PAGE as usize) {
-            self.remove_disposed_batch(tenant, chunk).await;
+            self.store.commit(commit).await?;
         }
         Ok(())
     }

@@ -20,6 +20,9 @@ use super::SpliceMeta;
 use crate::ServerError;
 use crate::app::{App, TenantKeys};
 
+/// Garbage blobs deleted per pass (one sync per segment file touched).
+const GARBAGE_PAGE: i64 = 5_000;
+
 /// Bodies shorter than this (encoded) stay in the message: below it, a
 /// separate row, key and blob cost more than a duplicate would.
 pub const MIN_ENCODED: usize = 8 * 1024;
@@ -151,16 +154,18 @@ impl App {
         Ok(count)
     }
 
-    /// Deletes blobs nothing references any more (attachments shredded with
-    /// their last message; copies sealed twice by a race). Failures are
-    /// left for the next call. Returns how many were deleted.
+    /// Deletes blobs nothing references any more (disposed messages';
+    /// attachments shredded with their last message; copies sealed twice by
+    /// a race), a page at a time with one sync per segment file touched.
+    /// Failures are left for the next call. Returns how many were deleted.
     pub async fn collect_blob_garbage(&self) -> Result<usize, ServerError> {
         let mut total = 0;
         loop {
-            let page = self.store.blob_garbage(500).await?;
+            let page = self.store.blob_garbage(GARBAGE_PAGE).await?;
             let mut removed = Vec::with_capacity(page.len());
-            for blob_ref in page {
-                match self.store.delete_blob(&blob_ref).await {
+            let results = self.store.delete_blobs(&page).await;
+            for (blob_ref, result) in page.into_iter().zip(results) {
+                match result {
                     Ok(()) => removed.push(blob_ref),
                     Err(e) => tracing::warn!(error = %e, "blob garbage: deletion failed; retried next time"),
                 }

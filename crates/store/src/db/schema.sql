@@ -4,7 +4,8 @@ CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, verifier BLOB NOT NULL, scopes TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT);
 CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created_at BIGINT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL, size BIGINT NOT NULL, kek_version BIGINT NOT NULL, wrapped_dek BLOB NOT NULL, sealed_meta BLOB NOT NULL, blob_ref TEXT NOT NULL, state TEXT NOT NULL, content_hash BLOB, message_date BIGINT, indexed BIGINT NOT NULL DEFAULT 0, retain_until BIGINT, retention_rule TEXT, retention_action TEXT, retention_version BIGINT, extended_until BIGINT, disposed_at BIGINT);
 CREATE INDEX IF NOT EXISTS messages_by_hash ON messages (tenant_id, content_hash);
-CREATE INDEX IF NOT EXISTS messages_unindexed ON messages (indexed, created_at);
+DROP INDEX IF EXISTS messages_unindexed;
+CREATE INDEX IF NOT EXISTS messages_to_index ON messages (created_at, id) WHERE indexed = 0;
 CREATE TABLE IF NOT EXISTS search_log (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, actor TEXT NOT NULL, at_micros BIGINT NOT NULL, sealed BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_by_tenant ON messages (tenant_id, created_at);
 CREATE TABLE IF NOT EXISTS queue (id TEXT PRIMARY KEY, message_id TEXT NOT NULL, tenant_id TEXT NOT NULL, rcpt_index BIGINT NOT NULL, state TEXT NOT NULL, next_attempt_at BIGINT NOT NULL, attempts BIGINT NOT NULL, lease_until BIGINT, lease_owner TEXT, method TEXT, tls_version TEXT, tls_cipher TEXT, last_code BIGINT, updated_at BIGINT, stream TEXT NOT NULL DEFAULT 'transactional', delay_notified BIGINT NOT NULL DEFAULT 0);
@@ -29,6 +30,10 @@ CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (state, next_att
 DROP INDEX IF EXISTS messages_by_retention;
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages (tenant_id, disposed_at, retain_until, id);
 CREATE INDEX IF NOT EXISTS messages_by_tenant_id ON messages (tenant_id, id);
+CREATE INDEX IF NOT EXISTS messages_by_retention_version ON messages (tenant_id, disposed_at, retention_version);
+CREATE INDEX IF NOT EXISTS messages_disposed_indexed ON messages (id) WHERE disposed_at IS NOT NULL AND indexed = 1;
+CREATE INDEX IF NOT EXISTS messages_disposed_blobs ON messages (tenant_id, id) WHERE disposed_at IS NOT NULL AND blob_ref <> '';
+CREATE INDEX IF NOT EXISTS portal_pickups_by_message ON portal_pickups (message_id);
 CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name_hash BLOB NOT NULL, sealed BLOB NOT NULL, state TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL, release_requested_by TEXT, release_requested_at BIGINT, released_by TEXT, released_at BIGINT);
 CREATE UNIQUE INDEX IF NOT EXISTS holds_by_name ON holds (tenant_id, name_hash);
 CREATE TABLE IF NOT EXISTS holds_version (tenant_id TEXT PRIMARY KEY, version BIGINT NOT NULL);
@@ -39,4 +44,5 @@ CREATE INDEX IF NOT EXISTS access_requests_by_due ON access_requests (tenant_id,
 CREATE TABLE IF NOT EXISTS attachments (tenant_id TEXT NOT NULL, hash BLOB NOT NULL, kek_version BIGINT NOT NULL, wrapped_key BLOB NOT NULL, blob_ref TEXT NOT NULL, size BIGINT NOT NULL, refs BIGINT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, hash));
 CREATE TABLE IF NOT EXISTS message_attachments (tenant_id TEXT NOT NULL, message_id TEXT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (tenant_id, message_id, hash));
 CREATE TABLE IF NOT EXISTS blob_garbage (blob_ref TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, at_micros BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS blob_garbage_by_age ON blob_garbage (at_micros, blob_ref);
 CREATE TABLE IF NOT EXISTS exports (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, actor TEXT NOT NULL, query_id TEXT NOT NULL, format TEXT NOT NULL, count BIGINT NOT NULL, state TEXT NOT NULL, sealed_ids BLOB NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT, bytes BIGINT, package_sha256 TEXT);
