@@ -402,6 +402,11 @@ match = { sender = ["review@clinic.example"] }
     // ...and not after: the server's indexer purges disposed messages.
     assert_eq!(search_total(&server, &surname, 0), 0, "index entries of a disposed message");
     assert_eq!(search_total(&server, "\"Second message\"", 0), 0);
+    // Once the deletions settle, one purge rewrites the segments that held
+    // them (their terms leave the files; crates/search/tests/at_rest.rs).
+    common::wait_until(std::time::Duration::from_secs(60), "the index purge", || {
+        server.serve_log().contains("index purged of deleted documents")
+    });
     let state = server.api_state(&a);
     assert_eq!(state["state"], "disposed", "{state}");
     assert!(state["retention"]["disposed_at"].is_string(), "{state}");

@@ -228,6 +228,14 @@ impl ArchiveIndex {
         result
     }
 
+    /// Documents deleted (or replaced) and committed whose terms are still
+    /// in segment files: what the next [`ArchiveIndex::purge`] removes.
+    pub fn deleted_docs(&self) -> Result<u64, SearchError> {
+        let guard = CorruptionGuard::new(&self.directory);
+        let metas = self.index.searchable_segment_metas().map_err(|e| guard.map(e))?;
+        Ok(metas.iter().map(|meta| u64::from(meta.num_deleted_docs())).sum())
+    }
+
     /// One page of the messages matching `query`, newest first (equal dates
     /// by id, so pages do not overlap or skip). `holds` resolves a hold name
     /// to the ids it holds. `page` counts from 0.

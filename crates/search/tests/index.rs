@@ -153,7 +153,11 @@ fn delete_replace_count_contains() {
     index.commit().unwrap();
     assert_eq!(ids(&index, "from:alice"), [4]);
     assert!(!index.contains(&id(1)).unwrap());
+    // The replaced copy of 1 and 2 are still in their segment; the new 1
+    // was alone in its segment, which the commit dropped whole.
+    assert_eq!(index.deleted_docs().unwrap(), 2, "deleted but still in the segments");
     index.purge().unwrap();
+    assert_eq!(index.deleted_docs().unwrap(), 0);
     assert_eq!(index.count(), 3);
     drop(index);
     let index = ArchiveIndex::open(dir.path(), KEY).unwrap();

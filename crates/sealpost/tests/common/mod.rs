@@ -294,7 +294,13 @@ failure_delay_ms = 50
         panic!("sealpost serve could not bind its ports: {last_log}");
     }
 
+    /// What the current `serve` has logged so far.
+    pub fn serve_log(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join(format!("logs/serve-{}.log", self.starts))).unwrap_or_default()
+    }
+
     /// The data directory.
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }

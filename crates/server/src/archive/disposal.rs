@@ -104,6 +104,8 @@ impl App {
     }
 
     async fn run_retention_inner(&self, tenant: &TenantId, opts: &RunOptions) -> Result<RunReport, ArchiveError> {
+        // The index is purged once, after the run (App::purge_settled).
+        let _disposing = self.disposing();
         let mut report = RunReport { dry_run: opts.dry_run, ..RunReport::default() };
         report.evaluation = self.evaluate_retention(tenant).await?;
         if !opts.dry_run {

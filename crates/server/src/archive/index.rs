@@ -42,6 +42,21 @@ pub struct Indexes {
     /// This process indexes (the server); others only read.
     writer: std::sync::atomic::AtomicBool,
     open: Mutex<HashMap<TenantId, Arc<ArchiveIndex>>>,
+    /// Disposal runs in progress in this process: no purge meanwhile.
+    disposing: std::sync::atomic::AtomicUsize,
+    /// Deleted documents per tenant index at the previous idle check.
+    deleted_seen: Mutex<HashMap<TenantId, u64>>,
+}
+
+/// Held by a disposal run: the indexer does not purge while one is running
+/// (each purge rewrites every segment holding a deleted document, which is
+/// most of the index when disposals are spread over it).
+pub struct DisposingGuard<'a>(&'a Indexes);
+
+impl Drop for DisposingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.disposing.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// One page of search results.
@@ -195,11 +210,55 @@ impl App {
         loop {
             match self.index_pending().await {
                 Ok(n) if n as i64 == BATCH => continue,
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Err(e) = self.purge_settled().await {
+                        tracing::warn!(error = %e, "index purge failed; retrying");
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "indexing failed; retrying"),
             }
             tokio::time::sleep(IDLE).await;
         }
+    }
+
+    /// Marks a disposal run in progress until the guard drops.
+    pub fn disposing(&self) -> DisposingGuard<'_> {
+        self.indexes.disposing.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        DisposingGuard(&self.indexes)
+    }
+
+    /// Purges each tenant index whose deleted documents have settled: some
+    /// are waiting and none were added since the previous idle check, and
+    /// no disposal run of this process is in progress. So a disposal run of
+    /// any size (here or by the CLI, whose disposals this indexer unindexes
+    /// as they appear) costs one rewrite of the affected segments, after
+    /// it, instead of one per batch — which at 1,000,000 messages rewrote
+    /// the whole index every 1,000 disposals. Until then the documents are
+    /// deleted (no search finds them) and their terms are sealed under the
+    /// index key. Opening every tenant's index also purges what a crash
+    /// left unpurged.
+    pub async fn purge_settled(&self) -> Result<(), ServerError> {
+        if !self.indexes.writer.load(std::sync::atomic::Ordering::SeqCst)
+            || self.indexes.disposing.load(std::sync::atomic::Ordering::SeqCst) > 0
+        {
+            return Ok(());
+        }
+        for tenant in self.store.tenant_ids().await? {
+            let Some(index) = self.index(&tenant)? else { continue };
+            let deleted = index.deleted_docs().map_err(search_err)?;
+            let before =
+                self.indexes.deleted_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(tenant.clone(), deleted);
+            if deleted == 0 || before != Some(deleted) {
+                continue;
+            }
+            tokio::task::spawn_blocking(move || index.purge())
+                .await
+                .map_err(|e| ServerError::State(e.to_string()))?
+                .map_err(search_err)?;
+            tracing::info!(tenant = %tenant, documents = deleted, "index purged of deleted documents");
+            self.indexes.deleted_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(tenant, 0);
+        }
+        Ok(())
     }
 
     /// One page of `tenant`'s messages matching `query`, audited for `actor`
@@ -320,10 +379,11 @@ impl App {
         Ok(all)
     }
 
-    /// Removes disposed messages from `tenant`'s index and purges them from
-    /// its files (after disposal, no index entry may remain). In a process
-    /// that is not the indexer this does nothing: the server's indexer
-    /// purges disposed messages it finds still indexed.
+    /// Removes disposed messages from `tenant`'s index (no search finds
+    /// them after this); [`App::purge_settled`] later removes their terms
+    /// from its files. In a process that is not the indexer this does
+    /// nothing: the server's indexer unindexes disposed messages it finds
+    /// still indexed.
     pub async fn unindex(&self, tenant: &TenantId, ids: &[MessageId]) -> Result<(), ServerError> {
         if !self.indexes.writer.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
@@ -332,7 +392,7 @@ impl App {
             let texts: Vec<String> = ids.iter().map(ToString::to_string).collect();
             tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
                 index.delete(&texts)?;
-                index.purge()
+                index.commit()
             })
             .await
             .map_err(|e| ServerError::State(e.to_string()))?
