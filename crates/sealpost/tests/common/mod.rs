@@ -300,7 +300,6 @@ failure_delay_ms = 50
     }
 
     /// The data directory.
-
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
