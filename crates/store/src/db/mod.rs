@@ -55,9 +55,18 @@ impl Db {
                         // secure_delete: freed pages and deleted cells are
                         // zeroed, so a shredded data key (R-AR-3) does not
                         // linger in the file's free space.
+                        // wal_autocheckpoint 10,000 pages (40 MiB) and a 32 MiB
+                        // page cache per connection: bulk work (a retention
+                        // run updates rows spread over the whole table) then
+                        // checkpoints a page once per 40 MiB of WAL instead of
+                        // once per commit, and reads fewer pages back through
+                        // the kernel. A run disposing of 179,321 of 900,008
+                        // messages took 78 s with the defaults (1,000 pages,
+                        // 2 MiB) and 58 s with these (bench/README.md).
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; \
-                             PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
+                             PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON; \
+                             PRAGMA wal_autocheckpoint=10000; PRAGMA cache_size=-32768;",
                         )
                         .await?;
                     }
