@@ -289,9 +289,10 @@ impl App {
         Err(ArchiveError::Refused("holds kept changing during the disposal; try again".into()))
     }
 
-    /// After disposal commits: the messages leave the search index (one
-    /// purge), and the blobs the commits queued as garbage are deleted (one
-    /// sync per segment file touched). Failures leave only ciphertext whose
+    /// After disposal commits: the messages leave the search index (deleted
+    /// at once; the indexer purges the files once the run is over), and the
+    /// blobs the commits queued as garbage are deleted (one sync per segment
+    /// file touched). Failures leave only ciphertext whose
     /// key is gone, still queued; the next run retries.
     async fn remove_disposed(&self, tenant: &TenantId, ids: &[MessageId]) {
         if let Err(e) = self.unindex(tenant, ids).await {

@@ -46,6 +46,9 @@ pub struct Indexes {
     disposing: std::sync::atomic::AtomicUsize,
     /// Deleted documents per tenant index at the previous idle check.
     deleted_seen: Mutex<HashMap<TenantId, u64>>,
+    /// Every tenant's index was checked once for deletions a crash left
+    /// unpurged (later checks look at the indexes this process writes).
+    swept: std::sync::atomic::AtomicBool,
 }
 
 /// Held by a disposal run: the indexer does not purge while one is running
@@ -235,16 +238,34 @@ impl App {
     /// it, instead of one per batch — which at 1,000,000 messages rewrote
     /// the whole index every 1,000 disposals. Until then the documents are
     /// deleted (no search finds them) and their terms are sealed under the
-    /// index key. Opening every tenant's index also purges what a crash
-    /// left unpurged.
+    /// index key. The first check after start reads every tenant's index,
+    /// so deletions a crash left unpurged are found; later ones look only
+    /// at the indexes this process has open for writing (where deletions
+    /// happen), so tenants without activity get no writer.
     pub async fn purge_settled(&self) -> Result<(), ServerError> {
         if !self.indexes.writer.load(std::sync::atomic::Ordering::SeqCst)
             || self.indexes.disposing.load(std::sync::atomic::Ordering::SeqCst) > 0
         {
             return Ok(());
         }
-        for tenant in self.store.tenant_ids().await? {
-            let Some(index) = self.index(&tenant)? else { continue };
+        if !self.indexes.swept.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            for tenant in self.store.tenant_ids().await? {
+                let key = self.root().search_index_key(tenant.as_str());
+                let deleted = match ArchiveIndex::open_reader(&self.index_dir(&tenant), key, IndexOptions::default()) {
+                    Ok(reader) => reader.deleted_docs().map_err(search_err)?,
+                    Err(SearchError::NotAnIndex) => 0,
+                    Err(e) => return Err(search_err(e)),
+                };
+                if deleted > 0 {
+                    self.index(&tenant)?;
+                }
+            }
+        }
+        let open: Vec<(TenantId, Arc<ArchiveIndex>)> = {
+            let open = self.indexes.open.lock().unwrap_or_else(|p| p.into_inner());
+            open.iter().map(|(t, i)| (t.clone(), i.clone())).collect()
+        };
+        for (tenant, index) in open {
             let deleted = index.deleted_docs().map_err(search_err)?;
             let before =
                 self.indexes.deleted_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(tenant.clone(), deleted);
