@@ -249,7 +249,7 @@ failure_delay_ms = 50
         let mut last_log = String::new();
         for _attempt in 0..4 {
             self.starts += 1;
-            let log_path = self.dir.join(format!("logs/serve-{}.log", self.starts));
+            let log_path = self.serve_log_path();
             let log = File::create(&log_path).expect("log file");
             let child = Command::new(BIN)
                 .arg("--data")
@@ -294,9 +294,14 @@ failure_delay_ms = 50
         panic!("sealpost serve could not bind its ports: {last_log}");
     }
 
+    /// Where the current `serve` logs.
+    fn serve_log_path(&self) -> PathBuf {
+        self.dir.join(format!("logs/serve-{}.log", self.starts))
+    }
+
     /// What the current `serve` has logged so far.
     pub fn serve_log(&self) -> String {
-        std::fs::read_to_string(self.data_dir().join(format!("logs/serve-{}.log", self.starts))).unwrap_or_default()
+        std::fs::read_to_string(self.serve_log_path()).unwrap_or_default()
     }
 
     /// The data directory.
