@@ -19,6 +19,18 @@ pub enum StoreError {
     /// Bad configuration.
     #[error("configuration: {0}")]
     Config(String),
+    /// The database was migrated by a newer release than this one: opening
+    /// it could misread or damage data, so nothing is touched.
+    #[error(
+        "the database schema is at version {found}, newer than this sealpost knows (version {known}); \
+         it was upgraded by a newer release: run that release (or newer), or restore a backup made before the upgrade"
+    )]
+    SchemaTooNew {
+        /// The newest version recorded in the database.
+        found: i64,
+        /// The newest version this binary ships.
+        known: i64,
+    },
 }
 
 impl From<object_store::Error> for StoreError {

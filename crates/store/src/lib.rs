@@ -60,6 +60,17 @@ impl Store {
         Ok(Store { inner: Arc::new(Inner { db, blobs, committer }) })
     }
 
+    /// The schema version the database is at; equal to
+    /// [`Store::known_schema_version`] once `open` has returned.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.inner.db.schema_version().await
+    }
+
+    /// The newest schema version this binary ships.
+    pub fn known_schema_version() -> i64 {
+        db::latest_schema_version()
+    }
+
     /// Which database backend this store runs on.
     pub fn backend(&self) -> Backend {
         self.inner.db.backend()

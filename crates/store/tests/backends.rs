@@ -1106,3 +1106,50 @@ async fn a_disposal_page_shreds_exactly_its_messages_or_nothing(env: Env) {
     assert!(verify_audit(store).await.is_ok());
     store.close().await;
 }
+
+// ---- schema migrations --------------------------------------------------------
+
+/// Four processes' worth of stores opening one new database at once: each
+/// migration step is applied exactly once (a second application would fail
+/// on `schema_migrations`' primary key), and every open succeeds.
+async fn concurrent_opens_migrate_once(cfg: StoreConfig) {
+    let opens = (0..4).map(|_| Store::open(&cfg, None));
+    let stores = futures::future::join_all(opens).await;
+    for s in &stores {
+        let s = s.as_ref().expect("every concurrent open succeeds");
+        assert_eq!(s.schema_version().await.unwrap(), Store::known_schema_version());
+    }
+    for s in stores.into_iter().flatten() {
+        s.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_opens_migrate_once_embedded() {
+    let dir = DataDir::new().unwrap();
+    let cfg = StoreConfig {
+        database_url: format!("sqlite://{}", dir.join("sealpost.db").display()),
+        blobs: BlobConfig::Local { dir: dir.join("blobs") },
+        checkpoint_every: 50,
+    };
+    concurrent_opens_migrate_once(cfg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_opens_migrate_once_scale_out() {
+    let pg = shared_postgres().unwrap();
+    let s3 = shared_s3().unwrap();
+    let cfg = StoreConfig {
+        database_url: pg.fresh_database().unwrap(),
+        blobs: BlobConfig::S3 {
+            endpoint: s3.endpoint.clone(),
+            bucket: s3.fresh_bucket().unwrap(),
+            region: s3.region.clone(),
+            access_key_id: s3.access_key_id.clone(),
+            secret_access_key: s3.secret_access_key.clone(),
+            allow_http: true,
+        },
+        checkpoint_every: 50,
+    };
+    concurrent_opens_migrate_once(cfg).await;
+}

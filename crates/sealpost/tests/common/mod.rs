@@ -76,6 +76,63 @@ impl Default for Opts {
     }
 }
 
+/// Where a server keeps its data, as written into `sealpost.toml`.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// `storage.database_url`.
+    pub database_url: String,
+    /// The `[storage.blobs]` table's body.
+    pub blobs: String,
+    /// The PostgreSQL URL, for direct queries (PostgreSQL only).
+    pub pg_url: Option<String>,
+    /// S3 endpoint and bucket (S3 only).
+    pub s3: Option<(String, String)>,
+}
+
+impl Storage {
+    /// SQLite + local blob segments in the data directory.
+    pub fn embedded() -> Storage {
+        Storage {
+            database_url: "sqlite://sealpost.db".to_owned(),
+            blobs: LOCAL_BLOBS.to_owned(),
+            pg_url: None,
+            s3: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database (testkit cluster) + a fresh S3 bucket (moto).
+    pub fn scale_out() -> Storage {
+        let url = Storage::fresh_postgres();
+        let s3 = shared_s3().expect("moto S3 (run scripts/setup-test-env.sh)");
+        let bucket = s3.fresh_bucket().expect("fresh bucket");
+        let blobs = format!(
+            "kind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{bucket}\"\nregion = \"{}\"\n\
+             access_key_id = \"{}\"\nsecret_access_key = \"{}\"\nallow_http = true\n",
+            s3.endpoint, s3.region, s3.access_key_id, s3.secret_access_key
+        );
+        Storage { database_url: url.clone(), blobs, pg_url: Some(url), s3: Some((s3.endpoint.clone(), bucket)) }
+    }
+
+    /// PostgreSQL for the metadata (`database_url`, which may be a fresh
+    /// database from [`Storage::fresh_postgres`]), local blob segments.
+    pub fn postgres_local_blobs(database_url: &str) -> Storage {
+        Storage {
+            database_url: database_url.to_owned(),
+            blobs: LOCAL_BLOBS.to_owned(),
+            pg_url: Some(database_url.to_owned()),
+            s3: None,
+        }
+    }
+
+    /// A fresh, empty database on the shared test PostgreSQL cluster.
+    pub fn fresh_postgres() -> String {
+        let pg = shared_postgres().expect("postgres (run scripts/setup-test-env.sh)");
+        pg.fresh_database().expect("fresh database")
+    }
+}
+
+const LOCAL_BLOBS: &str = "kind = \"local\"\ndir = \"blobs\"\n";
+
 /// Listener ports.
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
@@ -132,45 +189,16 @@ impl Server {
 
     /// Init + serve.
     pub fn start_with(backend: Backend, opts: Opts) -> Server {
-        let dir = DataDir::new().expect("data dir");
-        let mut s3_info = None;
-        let (database_url, blobs, pg_url) = match backend {
-            Backend::Embedded => {
-                ("sqlite://sealpost.db".to_owned(), "kind = \"local\"\ndir = \"blobs\"\n".to_owned(), None)
-            }
-            Backend::ScaleOut => {
-                let pg = shared_postgres().expect("postgres (run scripts/setup-test-env.sh)");
-                let url = pg.fresh_database().expect("fresh database");
-                let s3 = shared_s3().expect("moto S3 (run scripts/setup-test-env.sh)");
-                let bucket = s3.fresh_bucket().expect("fresh bucket");
-                let blobs = format!(
-                    "kind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{bucket}\"\nregion = \"{}\"\n\
-                     access_key_id = \"{}\"\nsecret_access_key = \"{}\"\nallow_http = true\n",
-                    s3.endpoint, s3.region, s3.access_key_id, s3.secret_access_key
-                );
-                s3_info = Some((s3.endpoint.clone(), bucket));
-                (url.clone(), blobs, Some(url))
-            }
+        let storage = match backend {
+            Backend::Embedded => Storage::embedded(),
+            Backend::ScaleOut => Storage::scale_out(),
         };
-        let mut server = Server {
-            backend,
-            ports: Ports::fresh(),
-            api_key: String::new(),
-            admin_password: String::new(),
-            tenant: String::new(),
-            pg_url,
-            s3: s3_info,
-            opts,
-            child: None,
-            starts: 0,
-            database_url: String::new(),
-            blobs: String::new(),
-            dir,
-        };
-        server.database_url = database_url.clone();
-        server.blobs = blobs.clone();
-        server.write_config(&database_url, &blobs);
-        std::fs::create_dir_all(server.dir.join("logs")).expect("logs dir");
+        Server::start_on(backend, storage, opts)
+    }
+
+    /// Init + serve on the given storage.
+    pub fn start_on(backend: Backend, storage: Storage, opts: Opts) -> Server {
+        let mut server = Server::unstarted(backend, DataDir::new().expect("data dir"), storage, opts);
         let out = server.cli(&["init", "--json"]);
         assert!(out.status.success(), "init failed: {}", text(&out));
         let v: Value = serde_json::from_slice(&out.stdout).expect("init --json prints JSON");
@@ -182,6 +210,44 @@ impl Server {
         server.admin_password = v["admin_password"].as_str().unwrap_or_default().to_owned();
         server.tenant = v["tenant"].as_str().unwrap_or_default().to_owned();
         server.spawn();
+        server
+    }
+
+    /// Takes over a data directory that `init` already provisioned (an
+    /// upgrade fixture copied into `dir`): writes a configuration with fresh
+    /// ports over `storage`, without starting anything. `api_key` is the
+    /// key the fixture was made with.
+    pub fn adopt(backend: Backend, dir: DataDir, storage: Storage, api_key: &str, opts: Opts) -> Server {
+        let mut server = Server::unstarted(backend, dir, storage, opts);
+        server.api_key = api_key.to_owned();
+        server.tenant = "default".to_owned();
+        server
+    }
+
+    /// Starts `serve` on an adopted data directory.
+    pub fn serve(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.spawn();
+    }
+
+    fn unstarted(backend: Backend, dir: DataDir, storage: Storage, opts: Opts) -> Server {
+        let server = Server {
+            backend,
+            ports: Ports::fresh(),
+            api_key: String::new(),
+            admin_password: String::new(),
+            tenant: String::new(),
+            pg_url: storage.pg_url,
+            s3: storage.s3,
+            opts,
+            child: None,
+            starts: 0,
+            database_url: storage.database_url,
+            blobs: storage.blobs,
+            dir,
+        };
+        server.write_config(&server.database_url, &server.blobs);
+        std::fs::create_dir_all(server.dir.join("logs")).expect("logs dir");
         server
     }
 

@@ -1,6 +1,7 @@
 //! The metadata database: one SQL dialect subset that runs unchanged on
 //! SQLite and PostgreSQL through sqlx's `Any` driver (`$n` placeholders,
-//! BIGINT micros for time, text ids). Only DDL differs, in `schema.rs`.
+//! BIGINT micros for time, text ids). Only DDL differs, in `schema.rs`, which
+//! also applies the numbered migrations under `migrations/`.
 
 mod queries;
 mod schema;
@@ -20,6 +21,11 @@ pub enum Backend {
     Sqlite,
     /// PostgreSQL.
     Postgres,
+}
+
+/// The newest schema version this binary ships.
+pub(crate) fn latest_schema_version() -> i64 {
+    schema::latest()
 }
 
 #[derive(Clone)]
@@ -79,6 +85,11 @@ impl Db {
         schema::migrate(&db).await?;
         schema::genesis(&db).await?;
         Ok(db)
+    }
+
+    /// The schema version the database is at.
+    pub(crate) async fn schema_version(&self) -> Result<i64, StoreError> {
+        schema::version(self).await
     }
 
     pub(crate) fn backend(&self) -> Backend {
