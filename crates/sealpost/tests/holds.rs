@@ -239,3 +239,61 @@ fn hold_by_query() {
     assert_eq!(report["held"], json!([[matching, hold_id]]), "{report}");
     assert_eq!(ids(&report["disposed"]), BTreeSet::from([other]), "{report}");
 }
+
+/// Issue 13.1: a query-scoped hold covers what the search index returns, so
+/// a message the index does not hold yet has unknown coverage and is kept.
+/// An archive imported already expired, with a retention run before the
+/// server has indexed anything, loses nothing held; once indexed, the held
+/// part stays and the rest goes.
+#[test]
+fn a_query_hold_protects_messages_the_index_does_not_hold_yet() {
+    let mut server = Server::start(Backend::Embedded);
+    let (legal, _) = (add_user(&server, "legal1", "legal"), ());
+    server.stop();
+
+    // No server: nothing indexes what the CLI imports.
+    let mbox = server.data_dir().join("old.mbox");
+    let mut text_mbox = String::new();
+    for (i, subject) in ["Lab results", "Lab results", "Billing", "Billing"].iter().enumerate() {
+        text_mbox.push_str(&format!(
+            "From records@example.org Mon Jan  5 09:00:00 2015\nFrom: records@example.org\nTo: p{i}@example.net\n\
+             Subject: {subject} {i}\nDate: Mon, 05 Jan 2015 09:00:0{i} +0000\nMessage-ID: <old-{i}@example.org>\n\n\
+             Body {i}\n\n"
+        ));
+    }
+    std::fs::write(&mbox, text_mbox).expect("mbox");
+    let out = server.cli(&["import", mbox.to_str().expect("path")]);
+    assert!(out.status.success(), "import: {}", text(&out));
+    let all: BTreeSet<String> = server.sql_column("SELECT id FROM messages").into_iter().collect();
+    assert_eq!(all.len(), 4);
+    let hold_id = create(&server, "legal1", &legal, &["--name", "Lab matter", "--query", "subject:lab"]);
+
+    let report = run(&server, "2030-01-01");
+    assert!(ids(&report["disposed"]).is_empty(), "disposed under a hold whose coverage is unknown: {report}");
+    assert_eq!(ids(&report["unchecked"]), all, "the run says which messages wait: {report}");
+    assert_eq!(server.sql_scalar("SELECT count(*) FROM messages WHERE disposed_at IS NULL"), 4);
+
+    // Once the server has indexed them, coverage is known.
+    server.start_again();
+    wait_until(Duration::from_secs(60), "the lab messages indexed", || {
+        let (_, body) = server.get("/v1/search?q=subject%3Alab", &server.api_key);
+        serde_json::from_slice::<Value>(&body).is_ok_and(|v| v["total"] == 2)
+    });
+    wait_until(Duration::from_secs(60), "everything indexed", || {
+        server.sql_scalar("SELECT count(*) FROM messages WHERE indexed = 0") == 0
+    });
+    let report = run(&server, "2030-01-01");
+    let held_ids: BTreeSet<String> = held(&report)
+        .into_iter()
+        .map(|(m, h)| {
+            assert_eq!(h, hold_id);
+            m
+        })
+        .collect();
+    assert_eq!(held_ids.len(), 2, "{report}");
+    assert_eq!(ids(&report["disposed"]).len(), 2, "{report}");
+    assert!(ids(&report["unchecked"]).is_empty(), "{report}");
+    assert_eq!(ids(&report["disposed"]).union(&held_ids).cloned().collect::<BTreeSet<_>>(), all);
+    let (code, out) = server.audit_verify();
+    assert_eq!(code, 0, "{out}");
+}

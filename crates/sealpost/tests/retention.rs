@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use common::{Backend, Server, contains, files_under, read_file, text, unique};
 use serde_json::{Value, json};
@@ -500,4 +501,58 @@ fn search_total(server: &Server, q: &str, want: u64) -> u64 {
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+}
+
+/// Issue 13.1: a keyword-query rule answers from the search index, so a
+/// message the index does not hold yet is not evaluated (and cannot
+/// expire) under a policy with such a rule. An archive imported already
+/// expired and a run before the server indexed it: nothing goes. After
+/// indexing, the query rule's longer period keeps what it matches.
+#[test]
+fn a_query_rule_is_not_bypassed_by_messages_the_index_does_not_hold_yet() {
+    let mut server = Server::start(Backend::Embedded);
+    set_policy(
+        &server,
+        r#"
+[[rules]]
+id = "hipaa-documentation"
+name = "HIPAA"
+period = "6y"
+action = "dispose"
+
+[[rules]]
+id = "labs-long"
+name = "Lab results"
+period = "30y"
+action = "dispose"
+match = { query = "subject:lab" }
+"#,
+    );
+    server.stop();
+    let mbox = server.data_dir().join("old.mbox");
+    let mut text_mbox = String::new();
+    for (i, subject) in ["Lab results", "Billing"].iter().enumerate() {
+        text_mbox.push_str(&format!(
+            "From records@example.org Mon Jan  5 09:00:00 2015\nFrom: records@example.org\nTo: p{i}@example.net\n\
+             Subject: {subject}\nDate: Mon, 05 Jan 2015 09:00:0{i} +0000\nMessage-ID: <rule-{i}@example.org>\n\n\
+             Body {i}\n\n"
+        ));
+    }
+    std::fs::write(&mbox, text_mbox).expect("mbox");
+    let out = server.cli(&["import", mbox.to_str().expect("path")]);
+    assert!(out.status.success(), "import: {}", text(&out));
+
+    let report = run(&server, "2030-01-01", false);
+    assert!(ids(&report["disposed"]).is_empty(), "disposed before the query rule could see them: {report}");
+    assert_eq!(server.sql_scalar("SELECT count(*) FROM messages WHERE disposed_at IS NULL"), 2);
+
+    server.start_again();
+    common::wait_until(Duration::from_secs(60), "everything indexed", || {
+        server.sql_scalar("SELECT count(*) FROM messages WHERE indexed = 0") == 0
+    });
+    let report = run(&server, "2030-01-01", false);
+    assert_eq!(ids(&report["disposed"]).len(), 1, "{report}");
+    let lab = server.sql_column("SELECT id FROM messages WHERE disposed_at IS NULL");
+    assert_eq!(lab.len(), 1);
+    assert_eq!(retention(&server, &lab[0])["rule"], "labs-long", "the lab message is kept by the query rule");
 }

@@ -631,8 +631,11 @@ async fn write_op(
             }
         }
         Op::MarkIndexed(ids) => {
+            // Taken at commit, after the index commit that holds them.
+            let at = sealpost_model::now_micros();
             for id in ids {
-                sqlx::query("UPDATE messages SET indexed = 1 WHERE id = $1")
+                sqlx::query("UPDATE messages SET indexed = 1, indexed_at = $1 WHERE id = $2")
+                    .bind(at)
                     .bind(id.to_string())
                     .execute(&mut **tx)
                     .await?;

@@ -551,6 +551,9 @@ pub struct ExpiredMessage {
     pub retention: RetentionRecord,
     /// The stored row.
     pub message: MessageRecord,
+    /// When the indexer marked it indexed (unix micros); `None` while the
+    /// search index does not hold it.
+    pub indexed_at: Option<i64>,
 }
 
 /// A disposal certificate: proof of what was destroyed, when and why.

@@ -30,7 +30,7 @@ use sealpost_model::{MessageId, TenantId, now_micros};
 use sealpost_store::{CertificateRecord, Commit, DisposalPage, ExpiredMessage, Op, RetentionRecord, StoreError};
 use serde::Serialize;
 
-use super::holds::{ActiveHolds, ArchiveError, HoldId};
+use super::holds::{ActiveHolds, ArchiveError, Coverage, HoldId};
 use super::retention::{EvaluationReport, custodians_of};
 use crate::ServerError;
 use crate::access::OpenedMessage;
@@ -69,6 +69,11 @@ pub struct RunReport {
     pub disposed: Vec<String>,
     /// Expired but preserved by a hold: (message, hold).
     pub held: Vec<(String, String)>,
+    /// Expired but kept for now: a query-scoped hold might cover them and
+    /// the search index did not hold them when its query ran (imported or
+    /// accepted since, or the server has not indexed them yet). A later
+    /// run, after indexing, decides.
+    pub unchecked: Vec<String>,
     /// Expired `review` messages waiting in the disposition queue.
     pub awaiting_review: Vec<String>,
     /// Messages that failed (left in place; see the log).
@@ -82,6 +87,7 @@ struct Candidate {
     record: RetentionRecord,
     custodians: Vec<String>,
     sha256: String,
+    indexed_at: Option<i64>,
 }
 
 impl App {
@@ -93,6 +99,7 @@ impl App {
                 .detail("evaluated", DetailValue::Count(r.evaluation.evaluated as i64))
                 .detail("disposed", DetailValue::Count(r.disposed.len() as i64))
                 .detail("held", DetailValue::Count(r.held.len() as i64))
+                .detail("unchecked", DetailValue::Count(r.unchecked.len() as i64))
                 .detail("awaiting_review", DetailValue::Count(r.awaiting_review.len() as i64))
                 .detail("failed", DetailValue::Count(r.failed as i64)),
             Err(_) => NewEvent::new(tenant.clone(), opts.actor.clone(), Action::RetentionRun, Outcome::Failure),
@@ -111,6 +118,7 @@ impl App {
         if !opts.dry_run {
             self.finish_interrupted_disposals(tenant).await?;
         }
+        let policy_version = self.retention_policy(tenant).await?.version;
         let mut holds = self.active_holds(tenant).await?;
         let mut after: Option<(i64, MessageId)> = None;
         let mut paused = false;
@@ -126,6 +134,12 @@ impl App {
                     report.awaiting_review.push(id.to_string());
                     continue;
                 }
+                // A decision under another policy version (its evaluation
+                // failed or waits for the index) is not a decision to act on.
+                if expired.retention.version != Some(policy_version) {
+                    report.unchecked.push(id.to_string());
+                    continue;
+                }
                 let candidate = match self.page_candidate(tenant, expired).await {
                     Ok(c) => c,
                     Err(e) => {
@@ -135,9 +149,15 @@ impl App {
                     }
                 };
                 if opts.dry_run {
-                    match holds.covering(&id, candidate.record.message_date, &candidate.custodians) {
-                        Some(h) => report.held.push((id.to_string(), h.to_string())),
-                        None => report.disposed.push(id.to_string()),
+                    match holds.coverage(
+                        &id,
+                        candidate.record.message_date,
+                        &candidate.custodians,
+                        candidate.indexed_at,
+                    ) {
+                        Coverage::Held(h) => report.held.push((id.to_string(), h.to_string())),
+                        Coverage::Unknown => report.unchecked.push(id.to_string()),
+                        Coverage::Free => report.disposed.push(id.to_string()),
                     }
                     continue;
                 }
@@ -175,7 +195,7 @@ impl App {
     /// A candidate from a row the page query returned: the metadata is
     /// opened in memory (no further query; the tenant's keys are cached).
     async fn page_candidate(&self, tenant: &TenantId, expired: ExpiredMessage) -> Result<Candidate, ServerError> {
-        let ExpiredMessage { retention, message: record } = expired;
+        let ExpiredMessage { retention, message: record, indexed_at } = expired;
         let keys = self.tenant_keys_with(tenant, record.kek_version).await?;
         let kek = keys
             .get(record.kek_version)
@@ -185,12 +205,18 @@ impl App {
         let meta: EnvelopeMeta = serde_json::from_slice(&dek.open_meta(&record.sealed_meta, &ctx)?)
             .map_err(|e| ServerError::State(format!("message {}: metadata: {e}", record.id)))?;
         let opened = OpenedMessage { record, recipients: Vec::new(), meta, raw: None };
-        Ok(Candidate { custodians: custodians_of(&opened), sha256: opened.meta.sha256.clone(), record: retention })
+        Ok(Candidate {
+            custodians: custodians_of(&opened),
+            sha256: opened.meta.sha256.clone(),
+            record: retention,
+            indexed_at,
+        })
     }
 
     async fn candidate(&self, tenant: &TenantId, record: RetentionRecord) -> Result<Candidate, ArchiveError> {
         let opened = self.load_message(tenant, &record.message, false).await?;
-        Ok(Candidate { custodians: custodians_of(&opened), sha256: opened.meta.sha256.clone(), record })
+        let indexed_at = self.store.message_indexed_at(tenant, &record.message).await?;
+        Ok(Candidate { custodians: custodians_of(&opened), sha256: opened.meta.sha256.clone(), record, indexed_at })
     }
 
     /// Disposes of one message unless a hold covers it (returns that hold).
@@ -209,6 +235,13 @@ impl App {
             self.dispose_batch(tenant, std::slice::from_ref(&c), holds, actor, action, extra, &mut report).await?;
         if !done.is_empty() {
             self.remove_disposed(tenant, &done).await;
+        }
+        if !report.unchecked.is_empty() {
+            return Err(ArchiveError::Unavailable(format!(
+                "message {}: a query-scoped hold may cover it and the search index does not hold it yet; \
+                 try again once it is indexed",
+                c.record.message
+            )));
         }
         Ok(held.first().map(|(_, hold)| *hold))
     }
@@ -237,14 +270,21 @@ impl App {
             sealed.push((cert_id, self.root().seal_secret(&purpose, c.sha256.as_bytes())?));
         }
         for _ in 0..HOLD_RETRIES {
-            let (mut certificates, mut events, mut done, mut held) =
-                (Vec::new(), extra.clone(), Vec::new(), Vec::new());
+            let (mut certificates, mut events, mut done, mut held, mut unchecked) =
+                (Vec::new(), extra.clone(), Vec::new(), Vec::new(), Vec::new());
             let now = now_micros();
             for (c, (cert_id, sealed_sha256)) in batch.iter().zip(&sealed) {
                 let id = c.record.message;
-                if let Some(h) = holds.covering(&id, c.record.message_date, &c.custodians) {
-                    held.push((id, h));
-                    continue;
+                match holds.coverage(&id, c.record.message_date, &c.custodians, c.indexed_at) {
+                    Coverage::Held(h) => {
+                        held.push((id, h));
+                        continue;
+                    }
+                    Coverage::Unknown => {
+                        unchecked.push(id.to_string());
+                        continue;
+                    }
+                    Coverage::Free => {}
                 }
                 let certificate = CertificateRecord {
                     id: *cert_id,
@@ -271,6 +311,7 @@ impl App {
             let held_text = held.iter().map(|(id, h)| (id.to_string(), h.to_string()));
             if certificates.is_empty() {
                 report.held.extend(held_text);
+                report.unchecked.extend(unchecked);
                 return Ok((held, Vec::new()));
             }
             let page = DisposalPage { tenant: tenant.clone(), holds_version: holds.version, certificates };
@@ -278,6 +319,7 @@ impl App {
                 Ok(_) => {
                     report.disposed.extend(done.iter().map(ToString::to_string));
                     report.held.extend(held_text);
+                    report.unchecked.extend(unchecked);
                     return Ok((held, done));
                 }
                 Err(StoreError::Conflict(e)) if e.contains("holds of tenant") => {

@@ -159,10 +159,15 @@ struct Loaded {
 
 impl Loaded {
     fn covers(&self, id: &MessageId, message_date: i64, custodians: &[String]) -> bool {
+        self.covers_without_query(message_date, custodians)
+            && self.query_ids.as_ref().is_none_or(|ids| ids.contains(id))
+    }
+
+    /// The parts of the scope that need no search index.
+    fn covers_without_query(&self, message_date: i64, custodians: &[String]) -> bool {
         (self.custodians.is_empty() || custodians.iter().any(|c| self.custodians.contains(c)))
             && self.from.is_none_or(|f| message_date >= f)
             && self.until_exclusive.is_none_or(|u| message_date < u)
-            && self.query_ids.as_ref().is_none_or(|ids| ids.contains(id))
     }
 }
 
@@ -172,12 +177,52 @@ pub struct ActiveHolds {
     /// The holds version they were read at.
     pub version: i64,
     holds: Vec<Loaded>,
+    /// Set when a hold has a query scope: the time taken before its query
+    /// ran. The index answered for exactly the messages marked indexed
+    /// before then (the indexer marks a message only after the index
+    /// commit that holds it); any other message's coverage is unknown.
+    queried_at: Option<i64>,
+}
+
+/// Whether a message may be disposed of, as far as holds go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// A hold covers it.
+    Held(HoldId),
+    /// A query-scoped hold may cover it, and the search index could not say
+    /// (the message was not indexed when the query ran): keep it for now.
+    Unknown,
+    /// No hold covers it.
+    Free,
 }
 
 impl ActiveHolds {
-    /// The first hold covering a message, if any.
+    /// The first hold covering a message, if any, as far as the search
+    /// index knows (for the search operator; disposal uses [`Self::coverage`]).
     pub fn covering(&self, id: &MessageId, message_date: i64, custodians: &[String]) -> Option<HoldId> {
         self.holds.iter().find(|h| h.covers(id, message_date, custodians)).map(|h| h.id)
+    }
+
+    /// Coverage for disposal: held, free, or unknown when a query-scoped
+    /// hold could cover the message but the index did not hold it when the
+    /// query ran (`indexed_at`: when it was marked indexed, if it was).
+    pub fn coverage(
+        &self,
+        id: &MessageId,
+        message_date: i64,
+        custodians: &[String],
+        indexed_at: Option<i64>,
+    ) -> Coverage {
+        if let Some(h) = self.covering(id, message_date, custodians) {
+            return Coverage::Held(h);
+        }
+        let answered = match self.queried_at {
+            None => true,
+            Some(t) => indexed_at.is_some_and(|at| at < t),
+        };
+        let unknown = !answered
+            && self.holds.iter().any(|h| h.query_ids.is_some() && h.covers_without_query(message_date, custodians));
+        if unknown { Coverage::Unknown } else { Coverage::Free }
     }
 
     /// Whether any active hold needs a message's custodians (only then must
@@ -426,11 +471,13 @@ impl App {
     /// coverage is unknown.
     pub async fn active_holds(&self, tenant: &TenantId) -> Result<ActiveHolds, ArchiveError> {
         let version = self.store.holds_version(tenant).await?;
+        let queried_at = sealpost_model::now_micros();
         let mut holds = Vec::new();
         for r in self.store.holds(tenant).await?.into_iter().filter(|r| is_active(&r.state)) {
             holds.push(self.load_hold(tenant, &r).await?);
         }
-        Ok(ActiveHolds { version, holds })
+        let queried_at = holds.iter().any(|h| h.query_ids.is_some()).then_some(queried_at);
+        Ok(ActiveHolds { version, holds, queried_at })
     }
 
     async fn load_hold(&self, tenant: &TenantId, r: &HoldRecord) -> Result<Loaded, ArchiveError> {

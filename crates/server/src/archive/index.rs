@@ -343,7 +343,18 @@ impl App {
         per_page: usize,
         resolve_holds: bool,
     ) -> Result<(usize, Vec<(MessageId, i64)>), SearchFailure> {
-        let Some(index) = self.index(tenant)? else { return Ok((0, Vec::new())) };
+        let Some(index) = self.index(tenant)? else {
+            // No index yet is "nothing indexed yet" only while the database
+            // agrees; otherwise the index was lost and every answer (a
+            // hold's coverage, an access request) would be silently short.
+            if self.store.any_indexed(tenant).await.map_err(ServerError::from)? {
+                return Err(ServerError::State(format!(
+                    "the search index of tenant {tenant} is missing although messages are marked indexed"
+                ))
+                .into());
+            }
+            return Ok((0, Vec::new()));
+        };
         let mut holds = HashMap::new();
         for name in hold_names(query).into_iter().filter(|_| resolve_holds) {
             // Boxed: a hold's own scope query is run through here (without holds).

@@ -312,12 +312,17 @@ impl App {
     /// uses every core.
     pub async fn evaluate_retention(&self, tenant: &TenantId) -> Result<EvaluationReport, ArchiveError> {
         let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
+        // Keyword-query rules answer from the search index: only messages
+        // it held before the queries run are evaluated now; the others stay
+        // unevaluated (so never expire) until a run after their indexing.
+        let indexed_before = policy.queries().next().is_some().then(sealpost_model::now_micros);
         let mut report = EvaluationReport::default();
         let mut evaluator: Option<Arc<Evaluator>> = None;
         let mut after: Option<MessageId> = None;
         let parallel = std::thread::available_parallelism().map_or(2, usize::from) * 2;
         loop {
-            let page = self.store.retention_pending(tenant, version, after.as_ref(), EVALUATION_BATCH).await?;
+            let page =
+                self.store.retention_pending(tenant, version, after.as_ref(), EVALUATION_BATCH, indexed_before).await?;
             let Some(last) = page.last() else { break };
             after = Some(*last);
             // Queries run only when something needs evaluating.

@@ -629,13 +629,16 @@ fn hold_from(r: &AnyRow) -> Result<HoldRecord, StoreError> {
 /// Reads for retention, holds and disposal (R-AR-2..4).
 impl Store {
     /// Up to `limit` live (not disposed) messages of `tenant` whose retention
-    /// was never evaluated or was evaluated under another policy version, by id.
+    /// was never evaluated or was evaluated under another policy version, by
+    /// id. With `indexed_before`, only messages the indexer marked indexed
+    /// before that time (unix micros): the others wait for a later run.
     pub async fn retention_pending(
         &self,
         tenant: &TenantId,
         version: i64,
         after: Option<&MessageId>,
         limit: i64,
+        indexed_before: Option<i64>,
     ) -> Result<Vec<MessageId>, StoreError> {
         // The page query walks the tenant's messages in id order; when
         // nothing is stale (the usual run) that walk would read them all, so
@@ -646,15 +649,43 @@ impl Store {
         }
         let rows = sqlx::query(
             "SELECT id FROM messages WHERE tenant_id = $1 AND disposed_at IS NULL AND id > $2 \
-             AND (retention_version IS NULL OR retention_version <> $3) ORDER BY id LIMIT $4",
+             AND (retention_version IS NULL OR retention_version <> $3) \
+             AND ($5 IS NULL OR (indexed_at IS NOT NULL AND indexed_at < $5)) ORDER BY id LIMIT $4",
         )
         .bind(tenant.as_str().to_owned())
         .bind(after.map(|a| a.to_string()).unwrap_or_default())
         .bind(version)
         .bind(limit)
+        .bind(indexed_before)
         .fetch_all(&self.db().pool)
         .await?;
         rows.iter().map(|r| id_of(r, "id", MessageId::parse)).collect()
+    }
+
+    /// When the indexer marked one message indexed, if it has.
+    pub async fn message_indexed_at(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT indexed_at FROM messages WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str().to_owned())
+            .bind(id.to_string())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("indexed_at")?,
+            None => None,
+        })
+    }
+
+    /// Whether the indexer has marked any live message of `tenant` indexed
+    /// (so a missing search index means "lost", not "nothing to hold yet").
+    pub async fn any_indexed(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT count(*) FROM (SELECT 1 FROM messages WHERE tenant_id = $1 AND disposed_at IS NULL \
+             AND indexed_at IS NOT NULL LIMIT 1) AS t",
+        )
+        .bind(tenant.as_str().to_owned())
+        .fetch_one(&self.db().pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
     }
 
     /// Whether any live message of `tenant` was never evaluated or was
@@ -718,7 +749,7 @@ impl Store {
     ) -> Result<Vec<ExpiredMessage>, StoreError> {
         let sql = format!(
             "SELECT {RETENTION_COLUMNS}, tenant_id, created_at, source, size, kek_version, wrapped_dek, sealed_meta, \
-             blob_ref, state FROM messages WHERE tenant_id = $1 AND disposed_at IS NULL \
+             blob_ref, state, indexed_at FROM messages WHERE tenant_id = $1 AND disposed_at IS NULL \
              AND retain_until IS NOT NULL AND retain_until <= $2 AND (extended_until IS NULL OR extended_until <= $2) \
              AND (retain_until, id) > ($3, $4) ORDER BY retain_until, id LIMIT $5"
         );
@@ -731,7 +762,15 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.db().pool)
             .await?;
-        rows.iter().map(|r| Ok(ExpiredMessage { retention: retention_from(r)?, message: message_from(r)? })).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(ExpiredMessage {
+                    retention: retention_from(r)?,
+                    message: message_from(r)?,
+                    indexed_at: r.try_get("indexed_at")?,
+                })
+            })
+            .collect()
     }
 
     /// One message's retention state.

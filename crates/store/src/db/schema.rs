@@ -34,8 +34,10 @@ pub(crate) struct Migration {
 /// Version 1 is the schema as it stood before migrations existed (release
 /// 0.1.0). It is written with `IF NOT EXISTS`, so on a database made by that
 /// release it changes nothing and is only recorded.
-pub(crate) const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "baseline", sql: include_str!("migrations/0001_baseline.sql") }];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "baseline", sql: include_str!("migrations/0001_baseline.sql") },
+    Migration { version: 2, name: "indexed_at", sql: include_str!("migrations/0002_indexed_at.sql") },
+];
 
 /// The newest schema version this binary knows.
 pub(crate) fn latest() -> i64 {
