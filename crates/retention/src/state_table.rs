@@ -6,9 +6,10 @@
 //! entry for a message's jurisdiction into a synthetic rule `state-XX`.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{PeriodError, StateTableError};
 use crate::period::Period;
@@ -30,6 +31,59 @@ pub enum RecordScope {
     Physician,
     /// The state sets no period for either.
     None,
+}
+
+/// A part of an entry that was not confirmed against the current text of
+/// the statute or regulation: what a compliance officer should confirm with
+/// counsel before relying on the entry. Written in the file as
+/// `unconfirmed = ["adult", "minors", "citation", "scope"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unconfirmed {
+    /// The adult period (`adult`), or that the state sets none.
+    Adult,
+    /// The rule for minors (`minors`, `majority`), or that the state has none.
+    Minors,
+    /// The citation (`source`): the statute or regulation named may be
+    /// outdated, partly wrong, or missing.
+    Citation,
+    /// Whose records the periods come from (`scope`): e.g. a physicians'
+    /// rule standing in for a hospital rule not found, or a rule whose
+    /// application to hospitals is not confirmed.
+    Scope,
+}
+
+impl Unconfirmed {
+    /// Every item, in order: what an unverified entry without an
+    /// `unconfirmed` list (an edited copy older than the field) reports.
+    pub const ALL: &'static [Unconfirmed] =
+        &[Unconfirmed::Adult, Unconfirmed::Minors, Unconfirmed::Citation, Unconfirmed::Scope];
+
+    /// The word used in the file: `adult`, `minors`, `citation`, `scope`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unconfirmed::Adult => "adult",
+            Unconfirmed::Minors => "minors",
+            Unconfirmed::Citation => "citation",
+            Unconfirmed::Scope => "scope",
+        }
+    }
+
+    /// A short description for people: "adult period", "minors rule", ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            Unconfirmed::Adult => "adult period",
+            Unconfirmed::Minors => "minors rule",
+            Unconfirmed::Citation => "citation",
+            Unconfirmed::Scope => "scope (hospital or physician records)",
+        }
+    }
+}
+
+impl fmt::Display for Unconfirmed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The rule for a patient who was a minor (younger than the entry's age of
@@ -57,12 +111,33 @@ pub struct StateEntry {
     pub majority: u8,
     /// The rule for minors, if the state has one.
     pub minors: Option<MinorRule>,
-    /// The statute or regulation the periods come from.
+    /// The citation: the statute or regulation the periods come from.
     pub source: Option<String>,
+    /// Where the periods and the citation were read: URLs or documents, in
+    /// the file's `evidence` list. Empty in an edited copy that gives none.
+    pub evidence: Vec<String>,
     /// Whether the period and citation were confirmed against a published
     /// source when the entry was written. Not legal advice either way.
     pub verified: bool,
+    /// What is not confirmed, in order, without repeats: empty exactly when
+    /// `verified`. An unverified entry that does not say lists everything
+    /// ([`Unconfirmed::ALL`]).
+    pub unconfirmed: Vec<Unconfirmed>,
     /// Why an entry is unverified, and anything else an editor should know.
+    pub note: Option<String>,
+}
+
+/// One entry still to be confirmed, as listed by [`StateTable::unverified`]:
+/// what a compliance officer takes to counsel. Carries no PHI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnverifiedEntry {
+    /// The jurisdiction.
+    pub state: UsState,
+    /// What is not confirmed (never empty).
+    pub unconfirmed: Vec<Unconfirmed>,
+    /// The citation the entry uses, if any.
+    pub source: Option<String>,
+    /// The entry's note: why, and what the sources said.
     pub note: Option<String>,
 }
 
@@ -89,7 +164,10 @@ struct EntryRepr {
     majority: Option<i64>,
     minors: Option<MinorRepr>,
     source: Option<String>,
+    #[serde(default)]
+    evidence: Vec<String>,
     verified: bool,
+    unconfirmed: Option<Vec<Unconfirmed>>,
     note: Option<String>,
 }
 
@@ -150,6 +228,33 @@ impl StateTable {
         self.entries.iter().map(|(s, e)| (*s, e))
     }
 
+    /// The entries not yet confirmed, in order of state code, each with what
+    /// is unconfirmed, its citation and its note: the list `sealpost
+    /// retention` shows a compliance officer to confirm with counsel. An
+    /// entry marked `verified = true` is not listed.
+    ///
+    /// ```
+    /// use sealpost_retention::{StateTable, Unconfirmed, UsState};
+    ///
+    /// let table = StateTable::shipped().unwrap();
+    /// let open = table.unverified();
+    /// let ok = open.iter().find(|e| e.state == UsState::OK).unwrap();
+    /// assert!(ok.unconfirmed.contains(&Unconfirmed::Citation));
+    /// assert!(open.iter().all(|e| !e.unconfirmed.is_empty()));
+    /// ```
+    pub fn unverified(&self) -> Vec<UnverifiedEntry> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| !e.verified)
+            .map(|(state, e)| UnverifiedEntry {
+                state: *state,
+                unconfirmed: e.unconfirmed.clone(),
+                source: e.source.clone(),
+                note: e.note.clone(),
+            })
+            .collect()
+    }
+
     /// How many jurisdictions have an entry.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -208,7 +313,36 @@ fn entry(state: UsState, raw: EntryRepr) -> Result<StateEntry, StateTableError> 
     if source.is_none() && raw.verified {
         return Err(invalid("source", "an entry without a source cannot be verified"));
     }
-    Ok(StateEntry { scope: raw.scope, adult, majority, minors, source, verified: raw.verified, note })
+    if raw.evidence.iter().any(|e| e.trim().is_empty()) {
+        return Err(invalid("evidence", "an evidence item must name a URL or document"));
+    }
+    let unconfirmed = match (raw.verified, raw.unconfirmed) {
+        (true, Some(list)) if !list.is_empty() => {
+            return Err(invalid("unconfirmed", "a verified entry cannot list unconfirmed parts"));
+        }
+        (true, _) => Vec::new(),
+        (false, Some(list)) if list.is_empty() => {
+            return Err(invalid("unconfirmed", "an unverified entry must list what is unconfirmed"));
+        }
+        (false, Some(mut list)) => {
+            list.sort_unstable();
+            list.dedup();
+            list
+        }
+        // An edited copy older than the field: nothing is confirmed.
+        (false, None) => Unconfirmed::ALL.to_vec(),
+    };
+    Ok(StateEntry {
+        scope: raw.scope,
+        adult,
+        majority,
+        minors,
+        source,
+        evidence: raw.evidence,
+        verified: raw.verified,
+        unconfirmed,
+        note,
+    })
 }
 
 #[cfg(test)]
