@@ -392,8 +392,33 @@ verified = true
         assert!(err(&verified_without_source).starts_with("entry NY: field source:"));
         let none_with_period = MINIMAL.replace("scope = \"hospital\"", "scope = \"none\"");
         assert!(err(&none_with_period).starts_with("entry NY: field scope:"));
+        let verified_with_open = MINIMAL.replace("verified = true", "verified = true\nunconfirmed = [\"adult\"]");
+        assert!(err(&verified_with_open).starts_with("entry NY: field unconfirmed:"));
+        let unverified_empty = MINIMAL.replace("verified = true", "verified = false\nnote = \"n\"\nunconfirmed = []");
+        assert!(err(&unverified_empty).starts_with("entry NY: field unconfirmed:"));
+        let blank_evidence = MINIMAL.replace("verified = true", "verified = true\nevidence = [\" \"]");
+        assert!(err(&blank_evidence).starts_with("entry NY: field evidence:"));
+        let unknown_item =
+            MINIMAL.replace("verified = true", "verified = false\nnote = \"n\"\nunconfirmed = [\"age\"]");
+        assert!(err(&unknown_item).contains("line 10, column 16: unknown variant `age`"), "{}", err(&unknown_item));
         let unknown_field = MINIMAL.replace("verified = true", "verified = true\nyears = 6");
         assert!(err(&unknown_field).contains("line 9"), "{}", err(&unknown_field));
+    }
+
+    #[test]
+    fn unconfirmed_parts_are_sorted_without_repeats_and_evidence_is_kept() {
+        let text = MINIMAL.replace(
+            "verified = true",
+            "verified = false\nnote = \"n\"\nunconfirmed = [\"minors\", \"adult\", \"minors\"]\nevidence = [\"a\", \"b\"]",
+        );
+        let table = StateTable::from_toml(&text).unwrap();
+        let ny = table.get(UsState::NY).unwrap();
+        assert_eq!(ny.unconfirmed, [Unconfirmed::Adult, Unconfirmed::Minors]);
+        assert_eq!(ny.evidence, ["a", "b"]);
+        let open = table.unverified();
+        assert_eq!((open[0].state, open[0].unconfirmed.as_slice()), (UsState::NY, ny.unconfirmed.as_slice()));
+        assert!(StateTable::from_toml(MINIMAL).unwrap().unverified().is_empty());
+        assert_eq!(Unconfirmed::Citation.to_string(), "citation");
     }
 
     #[test]
