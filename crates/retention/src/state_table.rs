@@ -255,6 +255,33 @@ impl StateTable {
             .collect()
     }
 
+    /// A stable fingerprint of everything in the table that decides a
+    /// retention end: the action and, per state, scope, adult period, age
+    /// of majority and minors rule. Citations, evidence, notes and the
+    /// verified marks do not count. The same on every platform and release
+    /// (FNV-1a over a canonical rendering), so a caller can store it next to
+    /// a decision and re-evaluate stored decisions when it changes, e.g.
+    /// after an upgrade ships a corrected table or an edited copy changes.
+    pub fn rules_fingerprint(&self) -> u64 {
+        use std::fmt::Write as _;
+        let mut text = format!("action={}", self.action.as_str());
+        for (state, e) in &self.entries {
+            let scope = match e.scope {
+                RecordScope::Hospital => "hospital",
+                RecordScope::Physician => "physician",
+                RecordScope::None => "none",
+            };
+            let adult = e.adult.map_or_else(|| "none".to_owned(), |p| p.to_string());
+            let _ = write!(text, ";{state}:{scope}:{adult}:{}", e.majority);
+            if let Some(m) = e.minors {
+                let period = |p: Option<Period>| p.map_or_else(String::new, |p| p.to_string());
+                let age = m.until_age.map_or_else(String::new, |a| a.to_string());
+                let _ = write!(text, ":{}/{age}/{}", period(m.after_majority), period(m.minimum));
+            }
+        }
+        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    }
+
     /// How many jurisdictions have an entry.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -419,6 +446,20 @@ verified = true
         assert_eq!((open[0].state, open[0].unconfirmed.as_slice()), (UsState::NY, ny.unconfirmed.as_slice()));
         assert!(StateTable::from_toml(MINIMAL).unwrap().unverified().is_empty());
         assert_eq!(Unconfirmed::Citation.to_string(), "citation");
+    }
+
+    #[test]
+    fn the_fingerprint_follows_periods_not_notes() {
+        let base = StateTable::from_toml(MINIMAL).unwrap().rules_fingerprint();
+        assert_eq!(base, StateTable::from_toml(MINIMAL).unwrap().rules_fingerprint());
+        let fp = |text: &str| StateTable::from_toml(text).unwrap().rules_fingerprint();
+        assert_eq!(fp(&MINIMAL.replace("10 NYCRR", "N.Y. Comp. Codes R. & Regs. tit. 10,")), base);
+        assert_eq!(fp(&MINIMAL.replace("verified = true", "verified = false\nnote = \"n\"")), base);
+        assert_ne!(fp(&MINIMAL.replace("\"6y\"", "\"7y\"")), base);
+        assert_ne!(fp(&MINIMAL.replace("after_majority = \"3y\"", "until_age = 21")), base);
+        assert_ne!(fp(&MINIMAL.replace("scope =", "majority = 19\nscope =")), base);
+        assert_ne!(fp(&MINIMAL.replace("\"dispose\"", "\"review\"")), base);
+        assert_ne!(StateTable::empty().rules_fingerprint(), base);
     }
 
     #[test]

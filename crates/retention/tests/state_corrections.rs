@@ -10,8 +10,8 @@
 use sealpost_model::Category;
 use sealpost_retention::RecordScope::{Hospital, Physician};
 use sealpost_retention::{
-    MessageFacts, MinorRule, Period, RecordScope, StateEntry, StateTable, Unconfirmed, Until, UsState, default_policy,
-    evaluate,
+    MessageFacts, MinorRule, Period, RecordScope, SHIPPED_TABLE, StateEntry, StateTable, Unconfirmed, Until, UsState,
+    default_policy, evaluate,
 };
 use time::Date;
 use time::macros::date;
@@ -239,4 +239,16 @@ verified = true
     f.jurisdiction = Some(UsState::ME);
     f.patient_dob = Some(date!(2020 - 03 - 15));
     assert_eq!(evaluate(&default_policy(), &table, &f).until, Until::Date(date!(2033 - 05 - 01)));
+}
+
+#[test]
+fn the_corrected_table_has_a_new_fingerprint() {
+    // Stored decisions made under the previous table must be re-evaluated:
+    // the fingerprint is how a caller can tell.
+    let before = SHIPPED_TABLE
+        .replace("minors = { until_age = 23 }\nsource = \"Ala.", "source = \"Ala.")
+        .replace("minors = { after_majority = \"3y\" }\nsource = \"D.C.", "source = \"D.C.");
+    let before = StateTable::from_toml(&before).unwrap();
+    assert_ne!(before.rules_fingerprint(), shipped().rules_fingerprint());
+    assert_eq!(shipped().rules_fingerprint(), shipped().rules_fingerprint());
 }
