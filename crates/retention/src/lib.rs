@@ -42,4 +42,4 @@ pub use pattern::AddressPattern;
 pub use period::Period;
 pub use policy::{Action, AgeRange, Anchor, Match, Policy, Rule, RuleId};
 pub use state::UsState;
-pub use state_table::{MinorRule, RecordScope, SHIPPED_TABLE, StateEntry, StateTable};
+pub use state_table::{MinorRule, RecordScope, SHIPPED_TABLE, StateEntry, StateTable, Unconfirmed, UnverifiedEntry};

@@ -6,9 +6,10 @@
 //! entry for a message's jurisdiction into a synthetic rule `state-XX`.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{PeriodError, StateTableError};
 use crate::period::Period;
@@ -30,6 +31,59 @@ pub enum RecordScope {
     Physician,
     /// The state sets no period for either.
     None,
+}
+
+/// A part of an entry that was not confirmed against the current text of
+/// the statute or regulation: what a compliance officer should confirm with
+/// counsel before relying on the entry. Written in the file as
+/// `unconfirmed = ["adult", "minors", "citation", "scope"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unconfirmed {
+    /// The adult period (`adult`), or that the state sets none.
+    Adult,
+    /// The rule for minors (`minors`, `majority`), or that the state has none.
+    Minors,
+    /// The citation (`source`): the statute or regulation named may be
+    /// outdated, partly wrong, or missing.
+    Citation,
+    /// Whose records the periods come from (`scope`): e.g. a physicians'
+    /// rule standing in for a hospital rule not found, or a rule whose
+    /// application to hospitals is not confirmed.
+    Scope,
+}
+
+impl Unconfirmed {
+    /// Every item, in order: what an unverified entry without an
+    /// `unconfirmed` list (an edited copy older than the field) reports.
+    pub const ALL: &'static [Unconfirmed] =
+        &[Unconfirmed::Adult, Unconfirmed::Minors, Unconfirmed::Citation, Unconfirmed::Scope];
+
+    /// The word used in the file: `adult`, `minors`, `citation`, `scope`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unconfirmed::Adult => "adult",
+            Unconfirmed::Minors => "minors",
+            Unconfirmed::Citation => "citation",
+            Unconfirmed::Scope => "scope",
+        }
+    }
+
+    /// A short description for people: "adult period", "minors rule", ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            Unconfirmed::Adult => "adult period",
+            Unconfirmed::Minors => "minors rule",
+            Unconfirmed::Citation => "citation",
+            Unconfirmed::Scope => "scope (hospital or physician records)",
+        }
+    }
+}
+
+impl fmt::Display for Unconfirmed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The rule for a patient who was a minor (younger than the entry's age of
@@ -57,12 +111,33 @@ pub struct StateEntry {
     pub majority: u8,
     /// The rule for minors, if the state has one.
     pub minors: Option<MinorRule>,
-    /// The statute or regulation the periods come from.
+    /// The citation: the statute or regulation the periods come from.
     pub source: Option<String>,
+    /// Where the periods and the citation were read: URLs or documents, in
+    /// the file's `evidence` list. Empty in an edited copy that gives none.
+    pub evidence: Vec<String>,
     /// Whether the period and citation were confirmed against a published
     /// source when the entry was written. Not legal advice either way.
     pub verified: bool,
+    /// What is not confirmed, in order, without repeats: empty exactly when
+    /// `verified`. An unverified entry that does not say lists everything
+    /// ([`Unconfirmed::ALL`]).
+    pub unconfirmed: Vec<Unconfirmed>,
     /// Why an entry is unverified, and anything else an editor should know.
+    pub note: Option<String>,
+}
+
+/// One entry still to be confirmed, as listed by [`StateTable::unverified`]:
+/// what a compliance officer takes to counsel. Carries no PHI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnverifiedEntry {
+    /// The jurisdiction.
+    pub state: UsState,
+    /// What is not confirmed (never empty).
+    pub unconfirmed: Vec<Unconfirmed>,
+    /// The citation the entry uses, if any.
+    pub source: Option<String>,
+    /// The entry's note: why, and what the sources said.
     pub note: Option<String>,
 }
 
@@ -89,7 +164,10 @@ struct EntryRepr {
     majority: Option<i64>,
     minors: Option<MinorRepr>,
     source: Option<String>,
+    #[serde(default)]
+    evidence: Vec<String>,
     verified: bool,
+    unconfirmed: Option<Vec<Unconfirmed>>,
     note: Option<String>,
 }
 
@@ -150,6 +228,60 @@ impl StateTable {
         self.entries.iter().map(|(s, e)| (*s, e))
     }
 
+    /// The entries not yet confirmed, in order of state code, each with what
+    /// is unconfirmed, its citation and its note: the list `sealpost
+    /// retention` shows a compliance officer to confirm with counsel. An
+    /// entry marked `verified = true` is not listed.
+    ///
+    /// ```
+    /// use sealpost_retention::{StateTable, Unconfirmed, UsState};
+    ///
+    /// let table = StateTable::shipped().unwrap();
+    /// let open = table.unverified();
+    /// let ok = open.iter().find(|e| e.state == UsState::OK).unwrap();
+    /// assert!(ok.unconfirmed.contains(&Unconfirmed::Citation));
+    /// assert!(open.iter().all(|e| !e.unconfirmed.is_empty()));
+    /// ```
+    pub fn unverified(&self) -> Vec<UnverifiedEntry> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| !e.verified)
+            .map(|(state, e)| UnverifiedEntry {
+                state: *state,
+                unconfirmed: e.unconfirmed.clone(),
+                source: e.source.clone(),
+                note: e.note.clone(),
+            })
+            .collect()
+    }
+
+    /// A stable fingerprint of everything in the table that decides a
+    /// retention end: the action and, per state, scope, adult period, age
+    /// of majority and minors rule. Citations, evidence, notes and the
+    /// verified marks do not count. The same on every platform and release
+    /// (FNV-1a over a canonical rendering), so a caller can store it next to
+    /// a decision and re-evaluate stored decisions when it changes, e.g.
+    /// after an upgrade ships a corrected table or an edited copy changes.
+    pub fn rules_fingerprint(&self) -> u64 {
+        use std::fmt::Write as _;
+        let mut text = format!("action={}", self.action.as_str());
+        for (state, e) in &self.entries {
+            let scope = match e.scope {
+                RecordScope::Hospital => "hospital",
+                RecordScope::Physician => "physician",
+                RecordScope::None => "none",
+            };
+            let adult = e.adult.map_or_else(|| "none".to_owned(), |p| p.to_string());
+            let _ = write!(text, ";{state}:{scope}:{adult}:{}", e.majority);
+            if let Some(m) = e.minors {
+                let period = |p: Option<Period>| p.map_or_else(String::new, |p| p.to_string());
+                let age = m.until_age.map_or_else(String::new, |a| a.to_string());
+                let _ = write!(text, ":{}/{age}/{}", period(m.after_majority), period(m.minimum));
+            }
+        }
+        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    }
+
     /// How many jurisdictions have an entry.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -208,7 +340,36 @@ fn entry(state: UsState, raw: EntryRepr) -> Result<StateEntry, StateTableError> 
     if source.is_none() && raw.verified {
         return Err(invalid("source", "an entry without a source cannot be verified"));
     }
-    Ok(StateEntry { scope: raw.scope, adult, majority, minors, source, verified: raw.verified, note })
+    if raw.evidence.iter().any(|e| e.trim().is_empty()) {
+        return Err(invalid("evidence", "an evidence item must name a URL or document"));
+    }
+    let unconfirmed = match (raw.verified, raw.unconfirmed) {
+        (true, Some(list)) if !list.is_empty() => {
+            return Err(invalid("unconfirmed", "a verified entry cannot list unconfirmed parts"));
+        }
+        (true, _) => Vec::new(),
+        (false, Some(list)) if list.is_empty() => {
+            return Err(invalid("unconfirmed", "an unverified entry must list what is unconfirmed"));
+        }
+        (false, Some(mut list)) => {
+            list.sort_unstable();
+            list.dedup();
+            list
+        }
+        // An edited copy older than the field: nothing is confirmed.
+        (false, None) => Unconfirmed::ALL.to_vec(),
+    };
+    Ok(StateEntry {
+        scope: raw.scope,
+        adult,
+        majority,
+        minors,
+        source,
+        evidence: raw.evidence,
+        verified: raw.verified,
+        unconfirmed,
+        note,
+    })
 }
 
 #[cfg(test)]
@@ -258,8 +419,47 @@ verified = true
         assert!(err(&verified_without_source).starts_with("entry NY: field source:"));
         let none_with_period = MINIMAL.replace("scope = \"hospital\"", "scope = \"none\"");
         assert!(err(&none_with_period).starts_with("entry NY: field scope:"));
+        let verified_with_open = MINIMAL.replace("verified = true", "verified = true\nunconfirmed = [\"adult\"]");
+        assert!(err(&verified_with_open).starts_with("entry NY: field unconfirmed:"));
+        let unverified_empty = MINIMAL.replace("verified = true", "verified = false\nnote = \"n\"\nunconfirmed = []");
+        assert!(err(&unverified_empty).starts_with("entry NY: field unconfirmed:"));
+        let blank_evidence = MINIMAL.replace("verified = true", "verified = true\nevidence = [\" \"]");
+        assert!(err(&blank_evidence).starts_with("entry NY: field evidence:"));
+        let unknown_item =
+            MINIMAL.replace("verified = true", "verified = false\nnote = \"n\"\nunconfirmed = [\"age\"]");
+        assert!(err(&unknown_item).contains("line 10, column 16: unknown variant `age`"), "{}", err(&unknown_item));
         let unknown_field = MINIMAL.replace("verified = true", "verified = true\nyears = 6");
         assert!(err(&unknown_field).contains("line 9"), "{}", err(&unknown_field));
+    }
+
+    #[test]
+    fn unconfirmed_parts_are_sorted_without_repeats_and_evidence_is_kept() {
+        let text = MINIMAL.replace(
+            "verified = true",
+            "verified = false\nnote = \"n\"\nunconfirmed = [\"minors\", \"adult\", \"minors\"]\nevidence = [\"a\", \"b\"]",
+        );
+        let table = StateTable::from_toml(&text).unwrap();
+        let ny = table.get(UsState::NY).unwrap();
+        assert_eq!(ny.unconfirmed, [Unconfirmed::Adult, Unconfirmed::Minors]);
+        assert_eq!(ny.evidence, ["a", "b"]);
+        let open = table.unverified();
+        assert_eq!((open[0].state, open[0].unconfirmed.as_slice()), (UsState::NY, ny.unconfirmed.as_slice()));
+        assert!(StateTable::from_toml(MINIMAL).unwrap().unverified().is_empty());
+        assert_eq!(Unconfirmed::Citation.to_string(), "citation");
+    }
+
+    #[test]
+    fn the_fingerprint_follows_periods_not_notes() {
+        let base = StateTable::from_toml(MINIMAL).unwrap().rules_fingerprint();
+        assert_eq!(base, StateTable::from_toml(MINIMAL).unwrap().rules_fingerprint());
+        let fp = |text: &str| StateTable::from_toml(text).unwrap().rules_fingerprint();
+        assert_eq!(fp(&MINIMAL.replace("10 NYCRR", "N.Y. Comp. Codes R. & Regs. tit. 10,")), base);
+        assert_eq!(fp(&MINIMAL.replace("verified = true", "verified = false\nnote = \"n\"")), base);
+        assert_ne!(fp(&MINIMAL.replace("\"6y\"", "\"7y\"")), base);
+        assert_ne!(fp(&MINIMAL.replace("after_majority = \"3y\"", "until_age = 21")), base);
+        assert_ne!(fp(&MINIMAL.replace("scope =", "majority = 19\nscope =")), base);
+        assert_ne!(fp(&MINIMAL.replace("\"dispose\"", "\"review\"")), base);
+        assert_ne!(StateTable::empty().rules_fingerprint(), base);
     }
 
     #[test]
