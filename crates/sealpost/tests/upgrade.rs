@@ -106,6 +106,17 @@ fn check_upgrade(backend: Backend, dir: DataDir, storage: Storage, m: &Value) {
         "the baseline is recorded as applied, once"
     );
 
+    // The state table this release ships differs from 0.1.0's (minors
+    // rules added): every stored retention decision is made again.
+    let out = server.cli(&["retention", "run", "--tenant", "default", "--now", "2026-12-04", "--dry-run"]);
+    assert!(out.status.success(), "retention dry run: {}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("run JSON");
+    assert_eq!(
+        report["default"]["evaluation"]["evaluated"].as_u64(),
+        Some(m["messages"].as_object().expect("ids").len() as u64),
+        "{report}"
+    );
+
     server.serve();
     for (id, sha) in m["messages"].as_object().expect("messages") {
         assert_eq!(&sha256_hex(&server.api_raw(id)), sha, "message {id} through the API");

@@ -118,7 +118,7 @@ impl App {
         if !opts.dry_run {
             self.finish_interrupted_disposals(tenant).await?;
         }
-        let policy_version = self.retention_policy(tenant).await?.version;
+        let policy_version = self.decision_version(self.retention_policy(tenant).await?.version)?;
         let mut holds = self.active_holds(tenant).await?;
         let mut after: Option<(i64, MessageId)> = None;
         let mut paused = false;

@@ -265,6 +265,17 @@ impl App {
         Ok(doc.version)
     }
 
+    /// The version stored with each retention decision: the policy's
+    /// version (high 32 bits) and the state table's rules fingerprint (low
+    /// 32 bits), so a corrected table — shipped by an upgrade, or an edited
+    /// copy — makes every stored decision stale and the next run evaluates
+    /// it again (a child's record must not keep a date from a table that
+    /// lacked its state's minors rule).
+    pub(crate) fn decision_version(&self, policy_version: i64) -> Result<i64, ServerError> {
+        let fingerprint = self.state_table()?.rules_fingerprint() & 0xFFFF_FFFF;
+        Ok((policy_version << 32) | fingerprint as i64)
+    }
+
     /// The state medical-record table in force: `[archive] state_table`, else the shipped one.
     pub fn state_table(&self) -> Result<StateTable, ServerError> {
         let table = match &self.cfg.archive.state_table {
@@ -298,6 +309,7 @@ impl App {
     /// those tenants' messages instead.
     pub(crate) async fn index_time_evaluator(&self, tenant: &TenantId) -> Result<Option<Arc<Evaluator>>, ServerError> {
         let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
+        let version = self.decision_version(version)?;
         if policy.queries().next().is_some() {
             return Ok(None);
         }
@@ -312,6 +324,7 @@ impl App {
     /// uses every core.
     pub async fn evaluate_retention(&self, tenant: &TenantId) -> Result<EvaluationReport, ArchiveError> {
         let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
+        let version = self.decision_version(version)?;
         // Keyword-query rules answer from the search index: only messages
         // it held before the queries run are evaluated now; the others stay
         // unevaluated (so never expire) until a run after their indexing.
