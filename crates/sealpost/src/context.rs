@@ -29,17 +29,18 @@ impl Context {
 
     /// `DATA/sealpost.toml` (the defaults when there is none), read once.
     fn config(&mut self) -> Result<&Config> {
-        if self.config.is_none() {
-            self.config = Some(Config::load(&self.data)?.unwrap_or_default());
-        }
-        Ok(self.config.get_or_insert_with(Config::default))
+        let cfg = match self.config.take() {
+            Some(cfg) => cfg,
+            None => Config::load(&self.data)?.unwrap_or_default(),
+        };
+        Ok(self.config.insert(cfg))
     }
 
     /// Whether the data directory holds an installation: its root key file
     /// exists (the test `sealpost_server::bootstrap::is_initialized` makes).
     pub fn is_initialized(&mut self) -> Result<bool> {
-        let data = self.data.clone();
-        Ok(resolve(&data, &self.config()?.keys.root_key_file).exists())
+        let root_key_file = self.config()?.keys.root_key_file.clone();
+        Ok(resolve(&self.data, &root_key_file).exists())
     }
 
     /// The application, opened on first use; an error naming `sealpost init`
