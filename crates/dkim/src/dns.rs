@@ -1,6 +1,7 @@
 //! The DNS records (and the MTA-STS policy file) a sending domain publishes.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use crate::error::{Error, Result};
 use crate::key::DkimKey;
@@ -62,10 +63,10 @@ fn txt_strings(value: &str) -> Vec<&str> {
 /// The TXT records that make mail from `domain` authenticate: SPF, one DKIM key record per
 /// selector, DMARC, MTA-STS and TLS-RPT, in that order.
 ///
-/// - **SPF** at `<domain>`: `v=spf1 mx -all` authorizes only the domain's MX hosts. If
-///   Sealpost sends from other addresses (a separate outbound IP, a second node, a smarthost)
-///   the operator must add them (`ip4:203.0.113.5 ip6:2001:db8::5` before `-all`), or every
-///   message fails SPF; with `aspf=s` the envelope sender's domain must also be exactly
+/// - **SPF** at `<domain>`: `v=spf1 mx ip4:… ip6:… -all` authorizes the domain's MX hosts and
+///   each of `spf_sources` (the addresses Sealpost sends from), in the order given, repeats
+///   dropped. Mail sent from any other address (a second node, a smarthost) fails SPF until the
+///   operator adds it; with `aspf=s` the envelope sender's domain must also be exactly
 ///   `<domain>`.
 /// - **DKIM** at `<selector>._domainkey.<domain>`: [`DkimKey::public_dns_value`]. During a key
 ///   rotation publish old and new selectors side by side until mail signed with the old one
@@ -81,6 +82,7 @@ fn txt_strings(value: &str) -> Vec<&str> {
 /// Names are checked and lowercased; `mta_sts_id` must be 1 to 32 letters and digits.
 pub fn dns_records(
     domain: &str,
+    spf_sources: &[IpAddr],
     selectors: &[(String, &DkimKey)],
     mta_sts_id: &str,
     report_address: &str,
@@ -92,7 +94,7 @@ pub fn dns_records(
     }
     let txt = |name: String, value: String| DnsRecord { name, kind: "TXT", value };
 
-    let mut records = vec![txt(domain.clone(), "v=spf1 mx -all".to_owned())];
+    let mut records = vec![txt(domain.clone(), spf_value(spf_sources))];
     let mut seen = Vec::with_capacity(selectors.len());
     for (selector, key) in selectors {
         let selector = name::selector(selector)?;
@@ -109,6 +111,24 @@ pub fn dns_records(
     records.push(txt(format!("_mta-sts.{domain}"), format!("v=STSv1; id={mta_sts_id}")));
     records.push(txt(format!("_smtp._tls.{domain}"), format!("v=TLSRPTv1; rua=mailto:{report_address}")));
     Ok(records)
+}
+
+/// `v=spf1 mx`, an `ip4:`/`ip6:` mechanism per distinct source address, `-all`.
+fn spf_value(sources: &[IpAddr]) -> String {
+    let mut value = String::from("v=spf1 mx");
+    let mut seen = Vec::with_capacity(sources.len());
+    for ip in sources {
+        if seen.contains(ip) {
+            continue;
+        }
+        seen.push(*ip);
+        match ip {
+            IpAddr::V4(v4) => value.push_str(&format!(" ip4:{v4}")),
+            IpAddr::V6(v6) => value.push_str(&format!(" ip6:{v6}")),
+        }
+    }
+    value.push_str(" -all");
+    value
 }
 
 /// How long senders may cache an MTA-STS policy: one week (RFC 8461 §3.2 suggests weeks).
@@ -154,7 +174,7 @@ mod tests {
         let rsa = DkimKey::generate(Algorithm::Rsa2048).unwrap();
         let ed = DkimKey::generate(Algorithm::Ed25519).unwrap();
         let selectors = [("rsa2025".to_owned(), &rsa), ("ed2025".to_owned(), &ed)];
-        let records = dns_records("Example.COM", &selectors, "20250101T1", "dmarc@reports.example.com").unwrap();
+        let records = dns_records("Example.COM", &[], &selectors, "20250101T1", "dmarc@reports.example.com").unwrap();
 
         let pairs: Vec<(&str, &str)> = records.iter().map(|r| (r.name.as_str(), r.kind)).collect();
         assert_eq!(
@@ -179,7 +199,7 @@ mod tests {
     #[test]
     fn long_txt_values_are_split_into_quoted_strings() {
         let rsa = DkimKey::generate(Algorithm::Rsa2048).unwrap();
-        let records = dns_records("example.com", &[("s1".to_owned(), &rsa)], "1", "r@example.com").unwrap();
+        let records = dns_records("example.com", &[], &[("s1".to_owned(), &rsa)], "1", "r@example.com").unwrap();
         let line = records[1].to_string();
         let prefix = "s1._domainkey.example.com. IN TXT \"";
         assert!(line.starts_with(prefix), "{line}");
@@ -190,6 +210,21 @@ mod tests {
         assert_eq!(strings.concat(), rsa.public_dns_value());
 
         assert_eq!(records[0].to_string(), "example.com. IN TXT \"v=spf1 mx -all\"");
+    }
+
+    #[test]
+    fn spf_names_the_source_addresses_once_each() {
+        let sources: [IpAddr; 4] = [
+            "192.0.2.10".parse().unwrap(),
+            "2001:db8::25".parse().unwrap(),
+            "192.0.2.10".parse().unwrap(),
+            "198.51.100.7".parse().unwrap(),
+        ];
+        let records = dns_records("example.com", &sources, &[], "1", "r@example.com").unwrap();
+        assert_eq!(records[0].name, "example.com");
+        assert_eq!(records[0].value, "v=spf1 mx ip4:192.0.2.10 ip6:2001:db8::25 ip4:198.51.100.7 -all");
+        let records = dns_records("example.com", &[], &[], "1", "r@example.com").unwrap();
+        assert_eq!(records[0].value, "v=spf1 mx -all");
     }
 
     #[test]
@@ -211,16 +246,25 @@ mod tests {
     fn bad_inputs_are_rejected() {
         let ed = DkimKey::generate(Algorithm::Ed25519).unwrap();
         let one = [("s1".to_owned(), &ed)];
-        assert!(matches!(dns_records("bad domain", &one, "1", "r@example.com"), Err(Error::InvalidDomain)));
-        assert!(matches!(dns_records("example.com", &one, "", "r@example.com"), Err(Error::InvalidMtaStsId)));
-        assert!(matches!(dns_records("example.com", &one, "a-b", "r@example.com"), Err(Error::InvalidMtaStsId)));
+        assert!(matches!(dns_records("bad domain", &[], &one, "1", "r@example.com"), Err(Error::InvalidDomain)));
+        assert!(matches!(dns_records("example.com", &[], &one, "", "r@example.com"), Err(Error::InvalidMtaStsId)));
+        assert!(matches!(dns_records("example.com", &[], &one, "a-b", "r@example.com"), Err(Error::InvalidMtaStsId)));
         let long_id = "a".repeat(33);
-        assert!(matches!(dns_records("example.com", &one, &long_id, "r@example.com"), Err(Error::InvalidMtaStsId)));
-        assert!(matches!(dns_records("example.com", &one, "1", "r;x@example.com"), Err(Error::InvalidReportAddress)));
+        assert!(matches!(
+            dns_records("example.com", &[], &one, &long_id, "r@example.com"),
+            Err(Error::InvalidMtaStsId)
+        ));
+        assert!(matches!(
+            dns_records("example.com", &[], &one, "1", "r;x@example.com"),
+            Err(Error::InvalidReportAddress)
+        ));
         let twice = [("s1".to_owned(), &ed), ("S1".to_owned(), &ed)];
-        assert!(matches!(dns_records("example.com", &twice, "1", "r@example.com"), Err(Error::DuplicateSelector)));
+        assert!(matches!(dns_records("example.com", &[], &twice, "1", "r@example.com"), Err(Error::DuplicateSelector)));
         let bad_selector = [("s 1".to_owned(), &ed)];
-        assert!(matches!(dns_records("example.com", &bad_selector, "1", "r@example.com"), Err(Error::InvalidSelector)));
+        assert!(matches!(
+            dns_records("example.com", &[], &bad_selector, "1", "r@example.com"),
+            Err(Error::InvalidSelector)
+        ));
     }
 
     #[test]

@@ -17,8 +17,9 @@
 //! let signed = [signer.sign(message)?.as_bytes(), &message[..]].concat();
 //! assert!(signed.starts_with(b"DKIM-Signature: v=1; a=ed25519-sha256;"));
 //!
-//! for record in dns_records("example.com", &[("ed2025".into(), &key)], "1", "dmarc@example.com")? {
-//!     println!("{record}"); // e.g. `_dmarc.example.com. IN TXT "v=DMARC1; p=quarantine; ..."`
+//! let sources = ["192.0.2.25".parse().unwrap()];
+//! for record in dns_records("example.com", &sources, &[("ed2025".into(), &key)], "1", "dmarc@example.com")? {
+//!     println!("{record}"); // e.g. `example.com. IN TXT "v=spf1 mx ip4:192.0.2.25 -all"`
 //! }
 //! # Ok::<(), sealpost_dkim::Error>(())
 //! ```

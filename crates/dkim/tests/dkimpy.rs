@@ -191,7 +191,7 @@ fn the_published_dkim_record_verifies_the_signature() {
     let rsa = DkimKey::generate(Algorithm::Rsa2048).unwrap();
     let ed = DkimKey::generate(Algorithm::Ed25519).unwrap();
     let selectors = [("rsa1".to_owned(), &rsa), ("ed1".to_owned(), &ed)];
-    let records = dns_records(DOMAIN, &selectors, "20250106", "dmarc@sealpost.test").unwrap();
+    let records = dns_records(DOMAIN, &[], &selectors, "20250106", "dmarc@sealpost.test").unwrap();
     let dkim: Vec<_> = records.iter().filter(|r| r.name.contains("._domainkey.")).collect();
     assert_eq!(dkim.len(), 2);
 

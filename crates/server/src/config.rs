@@ -243,6 +243,20 @@ impl DeliveryConfig {
         }
     }
 
+    /// The addresses outbound mail is sent from, as configured per stream
+    /// (transactional first), each once; an unspecified address (`0.0.0.0`,
+    /// `::`) names none. Empty: the system chooses (`sealpost dns records`
+    /// then authorizes only the MX hosts in SPF).
+    pub fn source_addresses(&self) -> Vec<std::net::IpAddr> {
+        let mut out = Vec::new();
+        for ip in [&self.streams.transactional, &self.streams.marketing].into_iter().filter_map(|s| s.source_address) {
+            if !ip.is_unspecified() && !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+        out
+    }
+
     /// Concurrent deliveries of a stream.
     pub fn stream_workers(&self, stream: sealpost_model::Category) -> usize {
         let default = match stream {

@@ -3,7 +3,7 @@
 //! (`sealpost dns records DOMAIN`), and loading signers for delivery.
 
 use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
-use sealpost_dkim::{Algorithm, DkimKey, DnsRecord, Signer};
+use sealpost_dkim::{Algorithm, DkimKey, DnsRecord, MtaStsPolicy, Signer};
 use sealpost_model::{TenantId, now_micros};
 use sealpost_store::{Commit, DkimKeyRecord, Op};
 
@@ -90,27 +90,44 @@ impl App {
         Ok(signers)
     }
 
-    /// The DNS records to publish for `domain`: SPF, every listed DKIM key,
-    /// DMARC, MTA-STS and TLS-RPT, plus the MTA-STS policy file.
+    /// The DNS records to publish for `domain`: SPF (the MX hosts and the
+    /// configured source addresses), every listed DKIM key, DMARC, MTA-STS
+    /// and TLS-RPT, plus the MTA-STS policy file.
     pub async fn dns_records(
         &self,
         tenant: &TenantId,
         domain: &str,
         report_address: &str,
-    ) -> Result<(Vec<DnsRecord>, sealpost_dkim::MtaStsPolicy), ServerError> {
+    ) -> Result<DomainRecords, ServerError> {
         let keys = self.store.dkim_keys(tenant, domain).await?;
         let mut parsed = Vec::new();
+        let mut signing = false;
         for k in &keys {
             if let Some(key) = self.unseal_dkim_key(k)? {
+                signing |= k.active;
                 parsed.push((k.selector.clone(), key));
             }
         }
         let selectors: Vec<(String, &DkimKey)> = parsed.iter().map(|(s, k)| (s.clone(), k)).collect();
         let policy = sealpost_dkim::mta_sts_policy(domain, &[self.cfg.hostname.as_str()]).map_err(dkim_err)?;
         let id = hex::encode(&sealpost_crypto::sha256(policy.text.as_bytes())[..8]);
-        let records = sealpost_dkim::dns_records(domain, &selectors, &id, report_address).map_err(dkim_err)?;
-        Ok((records, policy))
+        let sources = self.cfg.delivery.source_addresses();
+        let records =
+            sealpost_dkim::dns_records(domain, &sources, &selectors, &id, report_address).map_err(dkim_err)?;
+        Ok(DomainRecords { records, policy, signing })
     }
+}
+
+/// What a sending domain publishes (`sealpost dns records DOMAIN`).
+#[derive(Debug, Clone)]
+pub struct DomainRecords {
+    /// SPF, DKIM (one per listed key), DMARC, MTA-STS, TLS-RPT, in that order.
+    pub records: Vec<DnsRecord>,
+    /// The MTA-STS policy file and its URL.
+    pub policy: MtaStsPolicy,
+    /// Whether an active DKIM key signs the domain's mail; without one there
+    /// is no DKIM record (`sealpost keys dkim DOMAIN` creates the keys).
+    pub signing: bool,
 }
 
 /// Prepends one DKIM-Signature per signer to `raw`.

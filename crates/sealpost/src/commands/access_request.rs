@@ -5,26 +5,24 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use sealpost_audit::{Actor, rfc3339_micros};
 use sealpost_model::EventId;
-use sealpost_server::app::App;
 use sealpost_server::archive::access::{AccessRequest, AccessRequestSummary};
-use sealpost_server::archive::export::ExportFormat;
 
-use crate::archive_cmd::Format;
-use crate::tenant;
+use super::TenantArg;
+use super::export::{Format, progress_bar};
+use crate::context::Context;
 
-/// `sealpost access-request …`.
+/// `sealpost access-request …`; `--tenant` may come before or after the subcommand.
 #[derive(Args)]
+#[command(mut_arg("tenant", |a| a.global(true)))]
 pub struct AccessRequestArgs {
     #[command(subcommand)]
     command: AccessRequestCommand,
-    /// Tenant.
-    #[arg(long, global = true, default_value = "default")]
-    tenant: String,
+    #[command(flatten)]
+    tenant: TenantArg,
 }
 
 #[derive(Subcommand)]
@@ -103,9 +101,9 @@ fn line(s: &AccessRequestSummary) -> String {
     )
 }
 
-/// Runs one `access-request` command; the exit code.
-pub async fn run(app: &App, a: AccessRequestArgs) -> Result<i32> {
-    let t = tenant(&a.tenant)?;
+pub async fn exec(ctx: &mut Context, a: AccessRequestArgs) -> Result<i32> {
+    let app = ctx.app().await?;
+    let t = a.tenant.id()?;
     match a.command {
         AccessRequestCommand::Create { patient, identifiers, requester, notes, due_days, widen, narrow } => {
             let req = AccessRequest {
@@ -152,16 +150,9 @@ pub async fn run(app: &App, a: AccessRequestArgs) -> Result<i32> {
             if out.exists() {
                 bail!("{} exists; choose a new file", out.display());
             }
-            let format = match format {
-                Format::Mbox => ExportFormat::Mbox,
-                Format::EmlZip => ExportFormat::EmlZip,
-            };
-            let progress = ProgressBar::new(0);
-            if let Ok(style) = ProgressStyle::with_template("export {bar:40} {pos}/{len} {elapsed} eta {eta}") {
-                progress.set_style(style);
-            }
+            let progress = progress_bar(Some(0), "export");
             let summary = app
-                .fulfill_access_request(&t, Actor::cli(), &request_id(&id)?, format, &out, |done, total| {
+                .fulfill_access_request(&t, Actor::cli(), &request_id(&id)?, format.into(), &out, |done, total| {
                     progress.set_length(total);
                     progress.set_position(done);
                 })

@@ -1,0 +1,39 @@
+//! `sealpost serve`: run the server, initializing the data directory first
+//! when it holds no installation yet.
+
+use std::io::Write;
+
+use anyhow::Result;
+use sealpost_server::bootstrap;
+
+use super::init::print_credentials;
+use crate::context::Context;
+
+pub async fn exec(ctx: &mut Context) -> Result<i32> {
+    let app = if ctx.is_initialized()? {
+        ctx.app().await?
+    } else {
+        let (app, out) = bootstrap::init(ctx.data_dir()).await?;
+        print_credentials(&out);
+        ctx.adopt(app.clone());
+        app
+    };
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
+        }
+    };
+    let data = ctx.data_dir();
+    sealpost_server::serve(app, shutdown, |bound| {
+        println!("Sealpost is running (data: {})", data.display());
+        for (kind, addr) in bound {
+            println!("  {kind:<40} {addr}");
+        }
+        println!("Log in as user `admin`; submit with `apikey` + your API key (SMTP AUTH) or a Bearer token (API).");
+        let _ = std::io::stdout().flush();
+    })
+    .await?;
+    Ok(0)
+}
