@@ -556,3 +556,22 @@ match = { query = "subject:lab" }
     assert_eq!(lab.len(), 1);
     assert_eq!(retention(&server, &lab[0])["rule"], "labs-long", "the lab message is kept by the query rule");
 }
+
+/// Issue 13.16: `sealpost retention unverified` tells a compliance officer
+/// which state entries are not confirmed against the regulation text.
+#[test]
+fn unverified_state_entries_are_listed() {
+    let server = Server::start(Backend::Embedded);
+    let out = server.cli(&["retention", "unverified", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let open: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let open = open.as_array().expect("array");
+    let states: BTreeSet<&str> = open.iter().filter_map(|e| e["state"].as_str()).collect();
+    // MN's minors rule is still open; CO was confirmed against the rule text.
+    assert!(states.contains("MN") && !states.contains("CO"), "{states:?}");
+    assert!(open.iter().all(|e| e["unconfirmed"].as_array().is_some_and(|u| !u.is_empty())));
+    let out = server.cli(&["retention", "unverified"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.lines().any(|l| l.starts_with("MN\tunconfirmed: minors")), "{listing}");
+    assert_eq!(listing.lines().count(), open.len() + 1, "{listing}");
+}

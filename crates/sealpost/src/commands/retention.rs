@@ -37,6 +37,15 @@ pub enum RetentionCommand {
         #[command(subcommand)]
         command: ReviewCommand,
     },
+    /// The state medical-record table entries not yet confirmed against the
+    /// regulation text (what is open, the citation, the note): what a
+    /// compliance officer should confirm with counsel. See
+    /// docs/retention-table.md.
+    Unverified {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Disposal certificates (ids, SHA-256 of the original, rule, times).
     Certificates {
         #[command(flatten)]
@@ -177,6 +186,29 @@ pub async fn exec(ctx: &mut Context, command: RetentionCommand) -> Result<i32> {
             let date = retention::parse_date(&until).context("--until: expected YYYY-MM-DD")?;
             app.extend_review(&tenant.id()?, &id, date, p.actor(), now_arg(now.as_deref())?).await?;
             println!("message {id}: kept until {until}");
+        }
+        RetentionCommand::Unverified { json } => {
+            let open = app.state_table()?.unverified();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&open)?);
+            } else {
+                println!("# {} state entries are not confirmed against the regulation text", open.len());
+                for e in &open {
+                    let what: Vec<String> = e
+                        .unconfirmed
+                        .iter()
+                        .map(|u| {
+                            serde_json::to_value(u).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                        })
+                        .collect();
+                    println!(
+                        "{}\tunconfirmed: {}\tcitation: {}",
+                        e.state.code(),
+                        what.join(", "),
+                        e.source.as_deref().unwrap_or("none")
+                    );
+                }
+            }
         }
         RetentionCommand::Certificates { tenant } => {
             let certs = app.disposal_certificates(&tenant.id()?).await?;
