@@ -575,3 +575,39 @@ fn unverified_state_entries_are_listed() {
     assert!(listing.lines().any(|l| l.starts_with("MN\tunconfirmed: minors")), "{listing}");
     assert_eq!(listing.lines().count(), open.len() + 1, "{listing}");
 }
+
+/// Issue 13.4: KEK rotation after a disposal skips the shredded message
+/// (it used to fail trying to unwrap its empty key) and re-wraps the rest.
+#[test]
+fn kek_rotation_skips_disposed_messages() {
+    let server = Server::start(Backend::Embedded);
+    let raw = |date: &str, n: u32| {
+        format!(
+            "From: records@example.org\r\nTo: p@example.net\r\nSubject: Note {n}\r\nDate: {date}\r\n\
+             Message-ID: <rot-{n}-{}@example.org>\r\n\r\nBody {n}.\r\n",
+            unique()
+        )
+    };
+    let mut sent = Vec::new();
+    for (n, date) in ["Mon, 05 Jan 2015 09:00:00 +0000", "Fri, 04 Dec 2026 09:00:00 +0000"].iter().enumerate() {
+        let (st, b) = server.post(
+            "/v1/messages/raw",
+            &server.api_key,
+            &json!({"from": "records@example.org", "to": ["p@example.net"], "raw": common::b64(raw(date, n as u32).as_bytes())}),
+        );
+        assert_eq!(st, 202, "{b}");
+        sent.push(b["id"].as_str().expect("id").to_owned());
+    }
+    let report = run(&server, "2026-12-04", false);
+    assert_eq!(ids(&report["disposed"]), BTreeSet::from([sent[0].clone()]), "{report}");
+    let out = server.cli(&["keys", "rotate", "--tenant", "default"]);
+    assert!(out.status.success(), "rotation after a disposal: {}", text(&out));
+    assert_eq!(server.sql_scalar("SELECT count(*) FROM messages WHERE kek_version = 2"), 1, "the live one re-wrapped");
+    assert!(String::from_utf8_lossy(&server.show_raw(&sent[1])).contains("Body 1."));
+    assert_eq!(
+        server.sql_scalar("SELECT count(*) FROM messages WHERE length(wrapped_dek) > 0 AND disposed_at IS NOT NULL"),
+        0
+    );
+    let (code, out) = server.audit_verify();
+    assert_eq!(code, 0, "{out}");
+}

@@ -135,7 +135,8 @@ impl App {
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             let mut keys = Vec::with_capacity(page.len());
-            for m in page.iter().filter(|m| m.kek_version != version) {
+            // A disposed message has no key left to re-wrap (crypto-shredded).
+            for m in page.iter().filter(|m| m.kek_version != version && !m.wrapped_dek.is_empty()) {
                 let ctx = crate::pipeline::seal_context(tenant.as_str(), &m.id);
                 let old_kek = old
                     .get(m.kek_version)

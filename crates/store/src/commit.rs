@@ -497,8 +497,11 @@ async fn write_op(
         Op::AddKek(tenant, kek) => insert_kek(tx, tenant, kek).await?,
         Op::RewrapKeys { tenant, kek_version, keys } => {
             for (id, wrapped) in keys {
+                // Only a live message: a disposal committed after the
+                // rotation read the key destroyed it, and it stays destroyed.
                 let done = sqlx::query(
-                    "UPDATE messages SET wrapped_dek = $1, kek_version = $2 WHERE tenant_id = $3 AND id = $4",
+                    "UPDATE messages SET wrapped_dek = $1, kek_version = $2 \
+                     WHERE tenant_id = $3 AND id = $4 AND disposed_at IS NULL",
                 )
                 .bind(wrapped.clone())
                 .bind(*kek_version)
@@ -507,7 +510,17 @@ async fn write_op(
                 .execute(&mut **tx)
                 .await?;
                 if done.rows_affected() != 1 {
-                    return Err(StoreError::Conflict(format!("re-wrap: message {id} not found in tenant {tenant}")));
+                    let disposed = sqlx::query("SELECT 1 FROM messages WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_str().to_owned())
+                        .bind(id.to_string())
+                        .fetch_optional(&mut **tx)
+                        .await?
+                        .is_some();
+                    if !disposed {
+                        return Err(StoreError::Conflict(format!(
+                            "re-wrap: message {id} not found in tenant {tenant}"
+                        )));
+                    }
                 }
             }
         }

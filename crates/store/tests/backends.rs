@@ -117,6 +117,7 @@ backend_tests!(
     disposal_checks_the_holds_version_in_its_own_transaction,
     attachments_are_stored_once_and_shredded_with_their_last_message,
     a_disposal_page_shreds_exactly_its_messages_or_nothing,
+    a_rewrap_never_restores_a_shredded_key,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -1152,4 +1153,44 @@ async fn concurrent_opens_migrate_once_scale_out() {
         checkpoint_every: 50,
     };
     concurrent_opens_migrate_once(cfg).await;
+}
+
+/// Issue 13.4: a KEK rotation that read a message before a disposal shredded
+/// it must not write a wrapped key back onto it: the re-wrap is conditional
+/// on the message being live, and skipping a disposed one is not an error.
+async fn a_rewrap_never_restores_a_shredded_key(env: Env) {
+    let store = &env.store;
+    let t = tenant("racing");
+    store.commit(Commit { ops: vec![create_tenant(&t)], events: vec![] }).await.unwrap();
+    let (gone, live) = (message(&t, 1, 100), message(&t, 1, 100));
+    for m in [&gone, &live] {
+        store.commit(commit_message(m)).await.unwrap();
+    }
+    let version = store.holds_version(&t).await.unwrap();
+    let dispose = Commit {
+        ops: vec![Op::DisposePage(sealpost_store::DisposalPage {
+            tenant: t.clone(),
+            holds_version: version,
+            certificates: vec![certificate(&t, &gone)],
+        })],
+        events: vec![NewEvent::new(t.clone(), Actor::cli(), Action::MessageDisposed, Outcome::Success).target(gone.id)],
+    };
+    store.commit(dispose).await.unwrap();
+    // The rotation's page was read before the disposal: both keys re-wrapped.
+    let rewrap = Commit {
+        ops: vec![
+            Op::AddKek(t.clone(), KekRecord { version: 2, wrapped: b"kek-2".to_vec() }),
+            Op::RewrapKeys {
+                tenant: t.clone(),
+                kek_version: 2,
+                keys: vec![(gone.id, b"v2-gone".to_vec()), (live.id, b"v2-live".to_vec())],
+            },
+        ],
+        events: vec![],
+    };
+    store.commit(rewrap).await.expect("a disposed message is skipped, not a conflict");
+    let shredded = store.message(&t, &gone.id).await.unwrap().unwrap();
+    assert!(shredded.wrapped_dek.is_empty(), "a shredded key came back");
+    let rewrapped = store.message(&t, &live.id).await.unwrap().unwrap();
+    assert_eq!((rewrapped.kek_version, rewrapped.wrapped_dek), (2, b"v2-live".to_vec()));
 }

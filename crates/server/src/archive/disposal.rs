@@ -16,12 +16,12 @@
 //! sync per segment file) and the messages leave the search index. `review`
 //! messages wait in the disposition queue (`review.rs`).
 //!
-//! Test hook: with `SEALPOST_TEST_PAUSE_DISPOSAL=DIR`, a run that has
+//! Test hook (debug builds only; compiled out of release builds): with
+//! `SEALPOST_TEST_PAUSE_DISPOSAL=DIR`, a run that has
 //! something to dispose writes `DIR/paused` after computing coverage and
 //! waits (up to 60 s) for `DIR/resume` before its first commit, so a test
 //! can create a hold in between.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +47,7 @@ const PAGE: i64 = 500;
 /// fewer than pages. Until its pass, a disposed message's blob is
 /// ciphertext whose key is already destroyed.
 const REMOVAL_PASS: usize = 10_000;
+#[cfg(debug_assertions)]
 const PAUSE_ENV: &str = "SEALPOST_TEST_PAUSE_DISPOSAL";
 
 /// What a run does.
@@ -451,8 +452,14 @@ pub async fn run_schedule(app: Arc<App>) {
     }
 }
 
+/// Release builds have no hook: nothing in the environment of a production
+/// server can stall a disposal run (issue 13.15). Tests run debug builds.
+#[cfg(not(debug_assertions))]
+async fn test_pause() {}
+
+#[cfg(debug_assertions)]
 async fn test_pause() {
-    let Some(dir) = std::env::var_os(PAUSE_ENV).map(PathBuf::from) else { return };
+    let Some(dir) = std::env::var_os(PAUSE_ENV).map(std::path::PathBuf::from) else { return };
     if std::fs::write(dir.join("paused"), b"").is_err() {
         return;
     }
