@@ -480,10 +480,18 @@ fn print_credentials(out: &InitOutput) {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SEALPOST_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    // SEALPOST_LOG_FORMAT=json: one JSON object per line, for log shippers.
+    match std::env::var("SEALPOST_LOG_FORMAT").unwrap_or_default().as_str() {
+        "json" => log.json().init(),
+        "" | "text" => log.init(),
+        other => {
+            log.init();
+            tracing::warn!(format = other, "unknown SEALPOST_LOG_FORMAT (json or text); using text");
+        }
+    }
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => std::process::exit(code),
