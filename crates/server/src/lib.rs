@@ -71,7 +71,11 @@ pub async fn serve(
         let kind =
             if l.trusted_networks.is_empty() { kind.to_owned() } else { format!("{kind}, relay for trusted networks") };
         bound.push((kind, addr));
-        tasks.push(worker(&app, "smtp listener", intake::smtp::run_listener(app.clone(), listener, l.clone(), acceptor.clone())));
+        tasks.push(worker(
+            &app,
+            "smtp listener",
+            intake::smtp::run_listener(app.clone(), listener, l.clone(), acceptor.clone()),
+        ));
     }
     let http =
         TcpListener::bind(cfg.http.addr).await.map_err(ServerError::io(format!("binding https {}", cfg.http.addr)))?;

@@ -154,6 +154,26 @@ fn describe() {
     );
     describe_gauge!(names::WEBHOOK_BACKLOG, Unit::Count, "Webhook events waiting to be posted.");
     describe_counter!(names::WEBHOOK_POSTS, Unit::Count, "Webhook posts, by result (delivered, retry, failed).");
+    // Known label sets start at zero, so dashboards and rate() see a series
+    // before its first event.
+    let streams = [Category::Transactional, Category::Marketing].map(Category::as_str);
+    for stream in streams {
+        for source in [Source::Smtp, Source::Api, Source::ApiRaw, Source::Import] {
+            counter!(names::ACCEPTED, "source" => source.as_str(), "stream" => stream).increment(0);
+        }
+        for method in ["tls", "opportunistic", "pgp", "smime", "portal"] {
+            counter!(names::DELIVERED, "method" => method, "stream" => stream).increment(0);
+        }
+        counter!(names::DEFERRED, "stream" => stream).increment(0);
+        for reason in ["failed", "suppressed"] {
+            counter!(names::BOUNCED, "reason" => reason, "stream" => stream).increment(0);
+        }
+    }
+    for listener in ["smtp", "api"] {
+        for kind in ["invalid", "locked_out", "scope"] {
+            counter!(names::AUTH_FAILURES, "listener" => listener, "kind" => kind).increment(0);
+        }
+    }
 }
 
 /// A message was committed.

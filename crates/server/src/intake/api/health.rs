@@ -20,6 +20,7 @@ pub async fn livez() -> &'static str {
 /// check's word (`ok`, `fail`, `starting`) and nothing more.
 pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     let r = app.readiness().await;
-    let (status, word) = if r.ready() { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") };
+    let (status, word) =
+        if r.ready() { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") };
     (status, Json(json!({ "status": word, "checks": r }))).into_response()
 }
