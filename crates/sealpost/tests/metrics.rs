@@ -144,9 +144,27 @@ fn health_answers_without_a_key_and_metrics_need_an_admin_key() {
     let sender = server.create_api_key(&server.tenant, "send");
     let (st, _) = get_status(&server.url("/metrics"), Some(&sender));
     assert_eq!(st, 403, "a key without the admin scope");
+    // SMTP AUTH with a wrong key.
+    let (ok, t) = common::swaks(&[
+        "--server",
+        &format!("127.0.0.1:{}", server.ports.starttls),
+        "--tls",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "apikey",
+        "--auth-password",
+        "sp_00000000000000000000000000000000_wrong",
+        "--quit-after",
+        "AUTH",
+    ]);
+    assert!(!ok && t.contains("535"), "a wrong key is refused:\n{t}");
     let samples = parse(&scrape(&server));
-    assert_eq!(value(&samples, "sealpost_auth_failures_total", &[("listener", "api"), ("kind", "invalid")]), 2.0);
-    assert_eq!(value(&samples, "sealpost_auth_failures_total", &[("listener", "api"), ("kind", "scope")]), 1.0);
+    let failures = |listener: &str, kind: &str| {
+        value(&samples, "sealpost_auth_failures_total", &[("listener", listener), ("kind", kind)])
+    };
+    assert_eq!((failures("api", "invalid"), failures("api", "scope")), (2.0, 1.0));
+    assert_eq!((failures("smtp", "invalid"), failures("smtp", "locked_out")), (1.0, 0.0));
 }
 
 #[test]
