@@ -6,6 +6,7 @@
 //! the text passes `promtool check metrics` and holds no address, subject,
 //! body text or tenant; `SEALPOST_LOG_FORMAT=json` logs JSON lines.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -167,8 +168,9 @@ fn health_answers_without_a_key_and_metrics_need_an_admin_key() {
     assert_eq!((failures("smtp", "invalid"), failures("smtp", "locked_out")), (1.0, 0.0));
 }
 
-#[test]
-fn counters_move_with_mail_and_the_text_names_no_one() {
+both_backends!(counters_move_with_mail_and_the_text_names_no_one => counters_move_embedded, counters_move_scaleout);
+
+fn counters_move_with_mail_and_the_text_names_no_one(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = TestCa::new().expect("ca");
     let ca_path = ca.write_cert(dir.path()).expect("ca file");
@@ -212,7 +214,7 @@ notice_from = "no-reply@clinic.test"
         later = later.addr().port(),
         sender = sender_box.addr().port(),
     );
-    let server = Server::start_with(Backend::Embedded, Opts { extra_toml, ..Opts::default() });
+    let server = Server::start_with(backend, Opts { extra_toml, ..Opts::default() });
     let out = server.cli(&["tenant", "create", TENANT, "--name", TENANT_NAME]);
     assert!(out.status.success(), "{}", common::text(&out));
     let other_key = server.create_api_key(TENANT, "send");

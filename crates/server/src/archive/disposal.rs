@@ -407,7 +407,7 @@ pub async fn run_schedule(app: Arc<App>) {
             match result {
                 Ok(r) => {
                     tracing::info!(tenant = %tenant, disposed = r.disposed.len(), held = r.held.len(),
-                    review = r.awaiting_review.len(), failed = r.failed, "retention run");
+                        review = r.awaiting_review.len(), failed = r.failed, "retention run");
                     totals.add(counts(&r));
                 }
                 Err(e) => tracing::warn!(tenant = %tenant, error = %e, "retention run failed"),
