@@ -20,7 +20,7 @@ VENV="$ROOT/.venv-test"
 say() { echo "setup-test-env: $*"; }
 
 PKGS=(postfix swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl postgresql
-      openssl gnupg python3-venv ca-certificates procps libssl-dev pkg-config)
+      openssl gnupg python3-venv ca-certificates procps libssl-dev pkg-config prometheus)
 
 installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 

@@ -31,12 +31,20 @@ struct Cli {
     command: commands::Command,
 }
 
-/// Logs go to standard error, filtered by SEALPOST_LOG (default `info`).
+/// Logs go to standard error, filtered by SEALPOST_LOG (default `info`);
+/// SEALPOST_LOG_FORMAT=json writes one JSON object per line, for log shippers.
 fn init_logging() {
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SEALPOST_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match std::env::var("SEALPOST_LOG_FORMAT").unwrap_or_default().as_str() {
+        "json" => log.json().init(),
+        "" | "text" => log.init(),
+        other => {
+            log.init();
+            tracing::warn!(format = other, "unknown SEALPOST_LOG_FORMAT (json or text); using text");
+        }
+    }
 }
 
 /// Exit codes: the command's (0, or 1 for a failed check), 2 for an error.

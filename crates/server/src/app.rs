@@ -29,6 +29,8 @@ pub struct App {
     pub guard: LoginGuard,
     pub(crate) settings_cache: crate::settings::SettingsCache,
     pub(crate) indexes: crate::archive::index::Indexes,
+    /// What readiness knows about the running server (workers, start).
+    pub(crate) health: crate::health::Health,
 }
 
 /// A tenant's unwrapped KEKs, by version.
@@ -114,6 +116,7 @@ impl App {
             guard: LoginGuard::default(),
             settings_cache: Default::default(),
             indexes: Default::default(),
+            health: Default::default(),
         }))
     }
 

@@ -159,6 +159,7 @@ impl App {
             let ev = NewEvent::new(system_tenant(), Actor::unknown_login(), Action::LoginLockedOut, Outcome::Failure)
                 .detail("client", DetailValue::Ip(client));
             let _ = self.audit(vec![ev]).await;
+            crate::telemetry::auth_failure("smtp", "locked_out");
             tokio::time::sleep(Duration::from_millis(auth.failure_delay_ms)).await;
             return Err(AuthFailure::LockedOut);
         }
@@ -189,6 +190,7 @@ impl App {
                 let ev = NewEvent::new(system_tenant(), Actor::unknown_login(), action, Outcome::Failure)
                     .detail("client", DetailValue::Ip(client));
                 let _ = self.audit(vec![ev]).await;
+                crate::telemetry::auth_failure("smtp", if locked { "locked_out" } else { "invalid" });
                 tokio::time::sleep(Duration::from_millis(auth.failure_delay_ms)).await;
                 Err(if locked { AuthFailure::LockedOut } else { AuthFailure::Invalid })
             }

@@ -44,6 +44,39 @@ pub struct Config {
     /// Retention and disposal (R-AR-2, R-AR-3).
     #[serde(default)]
     pub archive: ArchiveConfig,
+    /// Prometheus metrics (R-OP-3).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: where `GET /metrics` (Prometheus text) is served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` on the HTTPS API, to API keys with the `admin` scope.
+    #[serde(default = "default_metrics_api")]
+    pub api: bool,
+    /// Also serve `/metrics` over plain HTTP, without authentication, on
+    /// this address, which must be a loopback address (a local agent scrapes it).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+}
+
+fn default_metrics_api() -> bool {
+    true
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { api: default_metrics_api(), listen: None }
+    }
+}
+
+impl MetricsConfig {
+    /// Whether metrics are served anywhere (if not, none are recorded).
+    pub fn enabled(&self) -> bool {
+        self.api || self.listen.is_some()
+    }
 }
 
 /// `[archive]`: the disposal schedule and the state medical-record table.
@@ -645,6 +678,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
             archive: ArchiveConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -692,6 +726,15 @@ impl Config {
                 return Err(ServerError::Config(format!("delivery route for {domain}: {target:?} is not host:port")));
             }
         }
+        if let Some(addr) = self.metrics.listen
+            && !addr.ip().is_loopback()
+        {
+            return Err(ServerError::Config(format!(
+                "metrics listen {addr}: the plain-HTTP metrics listener has no authentication and may only bind a \
+                 loopback address (127.0.0.1, ::1); to scrape from elsewhere use GET /metrics on the HTTPS API \
+                 with an admin API key"
+            )));
+        }
         if self.limits.max_batch == 0 || self.limits.max_message_size == 0 {
             return Err(ServerError::Config("limits must be positive".into()));
         }
@@ -737,6 +780,21 @@ mod tests {
         cfg.smtp[0].allow_plaintext = true;
         cfg.smtp[0].trusted_networks = vec!["127.0.0.0/8".parse().unwrap()];
         assert!(cfg.validate().unwrap_err().to_string().contains("relay_tenant"));
+    }
+
+    #[test]
+    fn the_metrics_listener_binds_only_loopback() {
+        let cfg: Config = toml::from_str("[metrics]\nlisten = \"127.0.0.1:9464\"").unwrap();
+        cfg.validate().unwrap();
+        assert!(cfg.metrics.api, "the HTTPS route stays on by default");
+        let cfg: Config = toml::from_str("[metrics]\nlisten = \"[::1]:9464\"\napi = false").unwrap();
+        cfg.validate().unwrap();
+        for addr in ["0.0.0.0:9464", "192.0.2.7:9464", "[::]:9464"] {
+            let cfg: Config = toml::from_str(&format!("[metrics]\nlisten = \"{addr}\"")).unwrap();
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains("loopback"), "{addr}: {err}");
+        }
+        assert!(!Config { metrics: MetricsConfig { api: false, listen: None }, ..Config::default() }.metrics.enabled());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! * [`app::App`] — shared state: store, keys, login guard;
 //! * [`intake`] — the SMTP listeners and the HTTPS API;
 //! * [`pipeline`] — classify, seal and commit an accepted message;
-//! * [`access`], [`admin`], [`bootstrap`] — reads, administration, `init`.
+//! * [`access`], [`admin`], [`bootstrap`] — reads, administration, `init`;
+//! * [`health`], [`telemetry`] — readiness and Prometheus metrics.
 //!
 //! Invariant: a listener acknowledges a message (SMTP 250, HTTP 202) only
 //! with the id [`app::App::accept`] returned, and `accept` returns only after
@@ -21,10 +22,12 @@ pub mod deliver;
 pub mod dkim_keys;
 mod error;
 mod fsutil;
+pub mod health;
 pub mod intake;
 pub mod pipeline;
 pub mod recipient_keys;
 pub mod settings;
+pub mod telemetry;
 pub mod tls;
 pub mod webhooks;
 
@@ -52,6 +55,9 @@ pub async fn serve(
         &cfg.hostname,
     )?;
     let acceptor = tls::acceptor(&resolve(&app.data_dir, &cfg.tls.cert), &resolve(&app.data_dir, &cfg.tls.key))?;
+    if cfg.metrics.enabled() {
+        telemetry::install();
+    }
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
     for l in &cfg.smtp {
@@ -65,27 +71,42 @@ pub async fn serve(
         let kind =
             if l.trusted_networks.is_empty() { kind.to_owned() } else { format!("{kind}, relay for trusted networks") };
         bound.push((kind, addr));
-        tasks.push(tokio::spawn(intake::smtp::run_listener(app.clone(), listener, l.clone(), acceptor.clone())));
+        tasks.push(worker(
+            &app,
+            "smtp listener",
+            intake::smtp::run_listener(app.clone(), listener, l.clone(), acceptor.clone()),
+        ));
     }
     let http =
         TcpListener::bind(cfg.http.addr).await.map_err(ServerError::io(format!("binding https {}", cfg.http.addr)))?;
     bound.push(("https API".to_owned(), http.local_addr().map_err(ServerError::io("local address"))?));
-    tasks.push(tokio::spawn(intake::api::serve(app.clone(), http, acceptor)));
+    tasks.push(worker(&app, "https listener", intake::api::serve(app.clone(), http, acceptor)));
     app.become_indexer();
     match app.abort_interrupted_exports().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(exports = n, "API exports interrupted by the previous run marked aborted"),
         Err(e) => tracing::warn!(error = %e, "marking interrupted API exports failed"),
     }
-    tasks.push(tokio::spawn(app.clone().run_indexer()));
+    tasks.push(worker(&app, "indexer", app.clone().run_indexer()));
     if cfg.delivery.enabled {
         let deliverer = deliver::Deliverer::new(app.clone())?;
-        tasks.push(tokio::spawn(deliverer.run()));
-        tasks.push(tokio::spawn(webhooks::run(app.clone())));
+        tasks.push(worker(&app, "delivery", deliverer.run()));
+        tasks.push(worker(&app, "webhooks", webhooks::run(app.clone())));
         bound
             .push(("delivery workers".to_owned(), "0.0.0.0:0".parse().map_err(|_| ServerError::State("addr".into()))?));
     }
-    tasks.push(tokio::spawn(archive::disposal::run_schedule(app.clone())));
+    if let Some(addr) = cfg.metrics.listen {
+        let listener =
+            TcpListener::bind(addr).await.map_err(ServerError::io(format!("binding metrics listener {addr}")))?;
+        bound.push((
+            "metrics (plain HTTP, loopback)".to_owned(),
+            listener.local_addr().map_err(ServerError::io("local address"))?,
+        ));
+        tasks.push(worker(&app, "metrics listener", intake::api::prometheus::serve_plain(app.clone(), listener)));
+    }
+    if cfg.archive.disposal_interval_hours > 0 {
+        tasks.push(worker(&app, "retention schedule", archive::disposal::run_schedule(app.clone())));
+    }
     let mut started = vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStarted, Outcome::Success)];
     let mut ops = Vec::new();
     if let Some(op) = config_change(&app).await? {
@@ -93,6 +114,7 @@ pub async fn serve(
         ops.push(op);
     }
     app.store.commit(sealpost_store::Commit { ops, events: started }).await?;
+    app.health.mark_started();
     on_ready(&bound);
     shutdown.await;
     for t in &tasks {
@@ -101,6 +123,17 @@ pub async fn serve(
     app.audit(vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStopped, Outcome::Success)]).await?;
     app.store.close().await;
     Ok(())
+}
+
+/// Spawns a task that runs until shutdown; readiness fails if it ends.
+fn worker(
+    app: &App,
+    name: &'static str,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let handle = tokio::spawn(task);
+    app.health.register_worker(name, handle.abort_handle());
+    handle
 }
 
 /// The configuration's fingerprint is kept (as the public half of a

@@ -176,6 +176,7 @@ async fn post_one(app: &App, client: &reqwest::Client, item: OutboxItem) -> Resu
             events: vec![],
         })
         .await?;
+    crate::telemetry::webhook_post(if state == "pending" { "retry" } else { state });
     Ok(())
 }
 

@@ -16,12 +16,14 @@ mod commit;
 mod db;
 mod error;
 mod records;
+mod stats;
 
 pub use blob::BlobConfig;
-pub use commit::{Commit, Op};
+pub use commit::{Commit, Op, describe_metrics, metric_names};
 pub use db::Backend;
 pub use error::StoreError;
 pub use records::*;
+pub use stats::{OperationalCounts, QueueBacklog};
 
 use std::sync::Arc;
 

@@ -108,6 +108,9 @@ impl App {
         .detail("dry_run", DetailValue::Bool(opts.dry_run))
         .detail("now", DetailValue::Count(opts.now));
         self.audit(vec![event]).await?;
+        if !opts.dry_run {
+            crate::telemetry::retention_run(result.as_ref().ok().map(counts));
+        }
         result
     }
 
@@ -442,13 +445,28 @@ pub async fn run_schedule(app: Arc<App>) {
         tokio::time::sleep(next).await;
         next = Duration::from_secs(hours.saturating_mul(3600));
         let opts = RunOptions { now: now_micros(), dry_run: false, actor: Actor::system() };
+        let mut totals = crate::telemetry::RetentionCounts::default();
         for (tenant, result) in app.run_retention_all(&opts).await {
             match result {
-                Ok(r) => tracing::info!(tenant = %tenant, disposed = r.disposed.len(), held = r.held.len(),
-                    review = r.awaiting_review.len(), failed = r.failed, "retention run"),
+                Ok(r) => {
+                    tracing::info!(tenant = %tenant, disposed = r.disposed.len(), held = r.held.len(),
+                        review = r.awaiting_review.len(), failed = r.failed, "retention run");
+                    totals.add(counts(&r));
+                }
                 Err(e) => tracing::warn!(tenant = %tenant, error = %e, "retention run failed"),
             }
         }
+        crate::telemetry::retention_schedule_ran(totals);
+    }
+}
+
+/// A run's counts for metrics (no ids).
+fn counts(r: &RunReport) -> crate::telemetry::RetentionCounts {
+    crate::telemetry::RetentionCounts {
+        disposed: r.disposed.len(),
+        held: r.held.len(),
+        review: r.awaiting_review.len(),
+        failed: r.failed,
     }
 }
 

@@ -191,6 +191,7 @@ impl App {
                 docs.push(doc);
                 retention.extend(update);
             }
+            let docs_added = docs.len();
             let index = self.index(&tenant)?.ok_or_else(|| ServerError::State("no index".into()))?;
             tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
                 index.add(&docs)?;
@@ -204,6 +205,7 @@ impl App {
                 ops.push(Op::SetRetention(retention));
             }
             self.store.commit(Commit { ops, events: Vec::new() }).await?;
+            crate::telemetry::indexed(docs_added);
         }
         Ok(pending.len())
     }

@@ -476,9 +476,36 @@ fn audit(item: &LeasedRecipient, action: Action) -> NewEvent {
         .detail("recipient", DetailValue::id(item.id))
 }
 
+/// An outcome as metrics count it, once its commit succeeded.
+#[derive(Clone, Copy)]
+enum Counted {
+    Delivered(&'static str),
+    Deferred,
+    Bounced(&'static str),
+}
+
+fn count(outcome: Counted, opened: &OpenedMessage) {
+    // The queue's stream is the message's category.
+    let stream = opened.record.category;
+    match outcome {
+        Counted::Delivered(method) => {
+            let age = Duration::from_micros((now_micros() - opened.record.created_at).max(0) as u64);
+            crate::telemetry::delivered(method, stream, age);
+        }
+        Counted::Deferred => crate::telemetry::deferred(stream),
+        Counted::Bounced(reason) => crate::telemetry::bounced(reason, stream),
+    }
+}
+
 async fn finish(d: &Deliverer, item: &LeasedRecipient, opened: &OpenedMessage, how: Finish) -> Result<(), ServerError> {
     let app = &d.app;
     let cfg = &app.cfg.delivery;
+    let counted = match &how {
+        Finish::Delivered { method, .. } => Counted::Delivered(method.as_str()),
+        Finish::Deferred { .. } => Counted::Deferred,
+        Finish::Failed { .. } => Counted::Bounced("failed"),
+        Finish::Suppressed => Counted::Bounced("suppressed"),
+    };
     let mut ops = Vec::new();
     let mut events = Vec::new();
     let mut notices = Vec::new();
@@ -580,7 +607,9 @@ async fn finish(d: &Deliverer, item: &LeasedRecipient, opened: &OpenedMessage, h
             events.push(audit(item, Action::MessageBounced).detail("reason", DetailValue::Name("suppressed")));
         }
     }
-    commit_with_notices(d, item, ops, events, notices).await
+    commit_with_notices(d, item, ops, events, notices).await?;
+    count(counted, opened);
+    Ok(())
 }
 
 async fn portal(
@@ -616,7 +645,9 @@ async fn portal(
         Op::Delivery(u),
     ];
     let events = vec![decided, audit(item, Action::PortalNotified)];
-    commit_with_notices(d, item, ops, events, vec![(rcpt.address.clone(), bytes)]).await
+    commit_with_notices(d, item, ops, events, vec![(rcpt.address.clone(), bytes)]).await?;
+    count(Counted::Delivered(Method::Portal.as_str()), opened);
+    Ok(())
 }
 
 /// Commits the outcome together with the notices it produced (as new

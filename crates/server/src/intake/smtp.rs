@@ -120,7 +120,11 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                             conn.principal = Some(p);
                             session.auth_result(true);
                         }
-                        Ok(_) | Err(AuthFailure::Invalid) | Err(AuthFailure::LockedOut) => session.auth_result(false),
+                        Ok(_) => {
+                            crate::telemetry::auth_failure("smtp", "scope");
+                            session.auth_result(false)
+                        }
+                        Err(AuthFailure::Invalid) | Err(AuthFailure::LockedOut) => session.auth_result(false),
                     }
                 }
                 Event::Message { envelope, data } => {

@@ -50,11 +50,15 @@ impl App {
         subs: Vec<Submission>,
         idempotency: Option<&IdempotencyFor<'_>>,
     ) -> Result<Vec<MessageId>, ServerError> {
+        let kinds: Vec<(Source, Category)> = subs.iter().map(|s| (s.source, s.category)).collect();
         let (mut commit, ids) = self.seal_submissions(subs).await?;
         if let Some(record) = idempotency {
             commit.ops.push(Op::Idempotency(record(&ids)));
         }
         self.store.commit(commit).await?;
+        for (source, stream) in kinds {
+            crate::telemetry::accepted(source, stream);
+        }
         Ok(ids)
     }
 

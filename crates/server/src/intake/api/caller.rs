@@ -18,7 +18,11 @@ pub struct Caller(pub Principal);
 impl Caller {
     /// Fails with 403 unless the caller has `scope`.
     pub fn require(&self, scope: Scope) -> Result<&Principal, ApiError> {
-        if self.0.allows(scope) { Ok(&self.0) } else { Err(ApiError::forbidden(scope.as_str())) }
+        if self.0.allows(scope) {
+            return Ok(&self.0);
+        }
+        crate::telemetry::auth_failure("api", "scope");
+        Err(ApiError::forbidden(scope.as_str()))
     }
 }
 
@@ -46,6 +50,7 @@ impl FromRequestParts<Arc<App>> for Caller {
                     ev = ev.detail("client", DetailValue::Ip(a.ip()));
                 }
                 let _ = app.audit(vec![ev]).await;
+                crate::telemetry::auth_failure("api", "invalid");
                 Err(ApiError::unauthorized())
             }
         }

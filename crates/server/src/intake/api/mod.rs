@@ -10,10 +10,12 @@ mod build;
 mod caller;
 mod error;
 mod exports;
+mod health;
 mod holds;
 mod keys;
 mod messages;
 mod portal;
+pub(crate) mod prometheus;
 mod request;
 mod retention;
 mod search;
@@ -73,6 +75,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/exports/{id}/manifest", get(exports::manifest))
         .route("/p/{token}", get(portal::pickup))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(prometheus::metrics))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(app)
 }
