@@ -28,7 +28,7 @@ pub mod settings;
 pub mod tls;
 pub mod webhooks;
 
-pub use error::ServerError;
+pub use error::{InvalidInput, ServerError};
 
 use std::sync::Arc;
 
