@@ -149,15 +149,21 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// Parses a JSON request body; a failure is a 400 naming the position
-/// (serde's message never quotes the value).
+/// Parses a JSON request body, which must be an object; a failure is a 400
+/// naming the position. (serde would also take an array for a struct whose
+/// fields all have defaults: `[]` must not reset the settings.)
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
+    let invalid = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message);
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(body).map_err(|e| invalid(e.to_string())),
+        None => Err(invalid("the request body is empty; expected a JSON object".into())),
+        Some(_) => Err(invalid("expected a JSON object".into())),
+    }
 }
 
 /// The answer for a path no route matches.
 pub async fn no_route() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_route", "no such API route")
 }
 
 /// The answer for a route asked with a method it does not have (axum adds

@@ -103,8 +103,8 @@ mod tests {
                 lf.push(b'\n');
                 crlf.extend_from_slice(b"\r\n");
             }
-            prop_assert_eq!(to_crlf(&lf).unwrap().as_ref(), crlf.as_slice());
-            prop_assert_eq!(to_crlf(&crlf).unwrap().as_ref(), crlf.as_slice());
+            prop_assert_eq!(to_crlf(&lf).unwrap().into_owned(), crlf.clone());
+            prop_assert_eq!(to_crlf(&crlf).unwrap().into_owned(), crlf);
         }
 
         /// A CRLF anywhere in LF text (or the reverse) is refused, naming

@@ -184,8 +184,6 @@ fn complete_operation(op: &mut Operation) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// `(METHOD, path)` of every route the router source registers with
     /// `.route(…)` (plain axum routes, not from the documented list).
     fn plain_routes() -> Vec<String> {

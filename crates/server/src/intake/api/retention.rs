@@ -73,12 +73,17 @@ pub struct PolicyVersion {
     pub version: i64,
 }
 
-/// Schema stand-in for the policy body: the rule language lives in
-/// `sealpost-retention` (docs/design/retention.md).
-#[derive(ToSchema)]
-#[schema(value_type = Object)]
-#[allow(dead_code)] // documentation only
-pub struct PolicyBody(serde_json::Map<String, serde_json::Value>);
+/// The policy as `PUT` takes it (parsed by `sealpost_retention::Policy`;
+/// the rule language is in docs/design/retention.md).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documentation only: the body is parsed as `Policy`
+pub struct PolicyBody {
+    /// The rules, in order (order only breaks ties: the longest retention wins).
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    rules: Vec<serde_json::Value>,
+}
 
 /// The tenant's retention policy.
 #[utoipa::path(
@@ -96,7 +101,7 @@ pub async fn get_policy(State(app): State<Arc<App>>, caller: Caller) -> Result<R
 #[utoipa::path(
     put, path = "/v1/retention/policy", operation_id = "put_retention_policy", tag = "retention",
     security(("api_key" = ["admin"])),
-    request_body(content = PolicyBody, description = "The policy: `{\"rules\": [...]}`"),
+    request_body = PolicyBody,
     responses((status = 200, description = "Saved", body = PolicyVersion))
 )]
 pub async fn put_policy(State(app): State<Arc<App>>, caller: Caller, Body(body): Body) -> Result<Response, ApiError> {
@@ -182,7 +187,12 @@ impl From<RunReport> for RunReportBody {
 )]
 pub async fn run(State(app): State<Arc<App>>, caller: Caller, Body(body): Body) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
-    let req: RunRequest = if body.is_empty() { RunRequest::default() } else { parse_json(&body)? };
+    // No body, or `null`, is a real run as of now.
+    let req: RunRequest = if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
+        RunRequest::default()
+    } else {
+        parse_json(&body)?
+    };
     let opts = RunOptions { now: now_from(req.now.as_deref(), "now")?, dry_run: req.dry_run, actor: p.actor() };
     let report = app.run_retention(p.tenant(), &opts).await.map_err(archive_error)?;
     Ok(Json(RunReportBody::from(report)).into_response())
