@@ -182,7 +182,7 @@ fn schemathesis_finds_no_server_error_and_no_departure_from_the_document() {
         // response_schema_conformance included, runs.
         .args(["--exclude-checks", "positive_data_acceptance"])
         .arg("--continue-on-failure")
-        .args(["--max-examples", "20"])
+        .args(["--max-examples", "100"])
         .args(["--seed", "12"])
         .args(["--workers", "2"])
         .args(["--request-timeout", "30"])

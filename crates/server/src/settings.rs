@@ -21,9 +21,9 @@ use sealpost_store::{Commit, Op, SecretRecord};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use crate::{InvalidInput, ServerError};
 use crate::app::App;
 use crate::config::{DeliveryConfig, PolicyMode};
+use crate::{InvalidInput, ServerError};
 
 const CACHE_TTL: Duration = Duration::from_secs(30);
 

@@ -26,9 +26,9 @@ use sealpost_search::Query;
 use sealpost_store::{AccessRequestRecord, Commit, Op};
 use serde::{Deserialize, Serialize};
 
-use crate::{InvalidInput, ServerError};
 use crate::app::App;
 use crate::archive::export::ExportFormat;
+use crate::{InvalidInput, ServerError};
 
 /// Days to answer when the request says nothing (164.524(b)(2)(i)).
 pub const DEFAULT_DUE_DAYS: u32 = 30;
@@ -284,7 +284,10 @@ fn check_text(field: &str, value: Option<&str>) -> Result<(), ServerError> {
 
 fn parse_extra(field: &str, query: Option<&str>) -> Result<Option<Query>, ServerError> {
     query
-        .map(|q| sealpost_search::query::parse(q).map_err(|e| ServerError::Invalid(InvalidInput::field(field, e.to_string()))))
+        .map(|q| {
+            sealpost_search::query::parse(q)
+                .map_err(|e| ServerError::Invalid(InvalidInput::field(field, e.to_string())))
+        })
         .transpose()
 }
 
@@ -319,10 +322,7 @@ pub fn record_set_query(req: &AccessRequest) -> Result<String, ServerError> {
     if text.chars().count() > sealpost_search::query::MAX_QUERY_CHARS {
         return Err(ServerError::Invalid(InvalidInput::field(
             "identifiers",
-            format!(
-                "the record-set query would be longer than {} characters",
-                sealpost_search::query::MAX_QUERY_CHARS
-            ),
+            format!("the record-set query would be longer than {} characters", sealpost_search::query::MAX_QUERY_CHARS),
         )));
     }
     Ok(text)
@@ -474,7 +474,9 @@ impl App {
     ) -> Result<PackageSummary, ServerError> {
         let (summary, request) = self.open_access_request(tenant, id).await?;
         if summary.state == AccessRequestState::Fulfilled {
-            return Err(ServerError::Invalid(InvalidInput::general(format!("access request {id} is already fulfilled"))));
+            return Err(ServerError::Invalid(InvalidInput::general(format!(
+                "access request {id} is already fulfilled"
+            ))));
         }
         let query = record_set_query(&request)?;
         let package = self.export(tenant, actor.clone(), &query, format, out, progress).await?;

@@ -24,9 +24,9 @@ use sealpost_store::{Commit, HoldChange, HoldRecord, Op, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::retention::{custodians_of, date_micros, parse_date};
-use crate::{InvalidInput, ServerError};
 use crate::app::App;
 use crate::auth::Principal;
+use crate::{InvalidInput, ServerError};
 
 /// A hold's id. Holds reuse the generic time-ordered id type that webhooks
 /// and recipient keys use, so audit events can name them.
@@ -327,7 +327,9 @@ impl App {
             .detail("query", DetailValue::Bool(doc.scope.query.is_some()));
         match self.store.commit(Commit { ops: vec![Op::PutHold(record)], events: vec![event] }).await {
             Ok(_) => Ok(id),
-            Err(StoreError::Conflict(_)) => Err(ArchiveError::Invalid(InvalidInput::field("name", "a hold with this name exists"))),
+            Err(StoreError::Conflict(_)) => {
+                Err(ArchiveError::Invalid(InvalidInput::field("name", "a hold with this name exists")))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -383,7 +383,8 @@ impl App {
     }
 
     async fn all_matching(&self, tenant: &TenantId, query: &str, holds: bool) -> Result<Vec<MessageId>, ServerError> {
-        let parsed = sealpost_search::query::parse(query).map_err(|e| ServerError::Invalid(crate::InvalidInput::field("query", e.to_string())))?;
+        let parsed = sealpost_search::query::parse(query)
+            .map_err(|e| ServerError::Invalid(crate::InvalidInput::field("query", e.to_string())))?;
         let mut all = Vec::new();
         for page in 0.. {
             let (total, hits) = match self.run_query(tenant, &parsed, page, MAX_PER_PAGE, holds).await {

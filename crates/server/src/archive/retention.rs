@@ -42,7 +42,9 @@ pub struct VersionedPolicy {
 fn policy_invalid(e: &sealpost_retention::PolicyError) -> crate::InvalidInput {
     use sealpost_retention::PolicyError;
     match e {
-        PolicyError::DuplicateId { index, .. } => crate::InvalidInput::field(format!("rules[{index}].id"), e.to_string()),
+        PolicyError::DuplicateId { index, .. } => {
+            crate::InvalidInput::field(format!("rules[{index}].id"), e.to_string())
+        }
         PolicyError::AgeRange { index, .. } | PolicyError::Empty { index, .. } => {
             crate::InvalidInput::field(format!("rules[{index}]"), e.to_string())
         }

@@ -166,8 +166,7 @@ fn hold_id(id: &str) -> Result<RecipientId, ApiError> {
 pub async fn create(State(app): State<Arc<App>>, caller: Caller, Body(body): Body) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let req: CreateHold = parse_json(&body)?;
-    let id =
-        app.create_hold(p.tenant(), p, &req.name, &req.reason, req.scope.into()).await.map_err(archive_error)?;
+    let id = app.create_hold(p.tenant(), p, &req.name, &req.reason, req.scope.into()).await.map_err(archive_error)?;
     Ok((StatusCode::CREATED, Json(HoldState { id: id.to_string(), state: "active".into() })).into_response())
 }
 

@@ -225,13 +225,9 @@ pub async fn send_batch(
             submission(&app, p, &settings.settings, valid, &field)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    commit(
-        &app,
-        p,
-        subs,
-        key,
-        |ids| AcceptedBatch { messages: ids.iter().map(|id| Accepted { id: id.to_string() }).collect() },
-    )
+    commit(&app, p, subs, key, |ids| AcceptedBatch {
+        messages: ids.iter().map(|id| Accepted { id: id.to_string() }).collect(),
+    })
     .await
 }
 

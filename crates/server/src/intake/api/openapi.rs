@@ -41,11 +41,8 @@ pub struct TextEndpoint {
 
 /// The plain-text `GET` routes of the router. Documenting another (a probe,
 /// `/metrics`) is one line here.
-pub const TEXT_ENDPOINTS: &[TextEndpoint] = &[TextEndpoint {
-    path: "/healthz",
-    summary: "Liveness: answers `ok` while the process serves",
-    scopes: &[],
-}];
+pub const TEXT_ENDPOINTS: &[TextEndpoint] =
+    &[TextEndpoint { path: "/healthz", summary: "Liveness: answers `ok` while the process serves", scopes: &[] }];
 
 #[derive(OpenApi)]
 #[openapi(
@@ -89,9 +86,8 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
         ),
     );
     for item in doc.paths.paths.values_mut() {
-        for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
-            .into_iter()
-            .flatten()
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
             complete_operation(op);
         }
