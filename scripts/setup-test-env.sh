@@ -9,7 +9,9 @@
 #          installing, /usr/sbin/policy-rc.d (exit 101) keeps the packages'
 #          own system services (postfix on 25, postgresql on 5432) from
 #          starting: the tests start private instances themselves.
-#   venv:  <repo>/.venv-test with moto[server] (S3 test server), dkimpy, pynacl (ed25519 DKIM) and standardwebhooks (webhook signatures).
+#   venv:  <repo>/.venv-test with moto[server] (S3 test server), dkimpy, pynacl (ed25519 DKIM),
+#          standardwebhooks (webhook signatures) and schemathesis (fuzzes the API
+#          against its OpenAPI document).
 #
 # Environment: SEALPOST_TEST_PYTHON picks the interpreter for the venv
 # (default /usr/bin/python3, Debian's own, falling back to python3).
@@ -57,13 +59,14 @@ if [[ ! -x $VENV/bin/python ]]; then
     say "creating $VENV"
     "$PY" -m venv "$VENV"
 fi
-if "$VENV/bin/python" -c 'import moto, flask, dkim, nacl, standardwebhooks' >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server ]]; then
-    say "venv $VENV ready (moto, dkimpy, pynacl, standardwebhooks)"
+IMPORTS='import moto, flask, dkim, nacl, standardwebhooks, schemathesis'
+if "$VENV/bin/python" -c "$IMPORTS" >/dev/null 2>&1 && [[ -x $VENV/bin/moto_server && -x $VENV/bin/schemathesis ]]; then
+    say "venv $VENV ready (moto, dkimpy, pynacl, standardwebhooks, schemathesis)"
 else
-    say "installing moto[server], dkimpy, pynacl and standardwebhooks into $VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'moto[server]' dkimpy pynacl standardwebhooks
-    "$VENV/bin/python" -c 'import moto, flask, dkim, nacl, standardwebhooks'
-    [[ -x $VENV/bin/moto_server ]]
+    say "installing moto[server], dkimpy, pynacl, standardwebhooks and schemathesis into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'moto[server]' dkimpy pynacl standardwebhooks schemathesis
+    "$VENV/bin/python" -c "$IMPORTS"
+    [[ -x $VENV/bin/moto_server && -x $VENV/bin/schemathesis ]]
     say "venv $VENV installed"
 fi
 say "done"

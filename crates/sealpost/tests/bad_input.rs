@@ -274,3 +274,35 @@ fn api_bad_input_is_refused_and_nothing_is_stored() {
     assert_eq!(st4, 202);
     assert_ne!(b4["id"], b1["id"]);
 }
+
+/// `POST /v1/messages/raw` takes a message whose line ends are LF
+/// throughout (Unix tools, EHR exports) and stores it with CRLF, as sendmail
+/// does; mixed line ends and bare CR are still refused, naming the lines.
+#[test]
+fn api_raw_with_lf_line_ends_is_stored_as_crlf() {
+    let server = Server::start(Backend::Embedded);
+    let key = server.api_key.clone();
+    let subject = format!("lf only {}", unique());
+    let lf = format!("From: clinic@example.org\nTo: patient@example.net\nSubject: {subject}\n\nline one\nline two\n");
+    let body = json!({ "from": "clinic@example.org", "to": ["patient@example.net"], "raw": b64(lf.as_bytes()) });
+    let (st, b) = server.post("/v1/messages/raw", &key, &body);
+    assert_eq!(st, 202, "LF-only raw message: {b}");
+    let id = b["id"].as_str().expect("id");
+    assert_eq!(server.api_raw(id), lf.replace('\n', "\r\n").as_bytes(), "stored bytes are not the CRLF form");
+
+    let before = server.stored();
+    let mixed = b"From: clinic@example.org\r\nTo: patient@example.net\r\n\r\nline\nbare\r\n";
+    let body = json!({ "from": "clinic@example.org", "to": ["patient@example.net"], "raw": b64(mixed) });
+    let (st, b) = server.post("/v1/messages/raw", &key, &body);
+    assert_error(st, &b, 400, Some("raw"), "mixed line ends");
+    assert_eq!(
+        b["error"]["message"], "mixed line ends: CRLF on line 1 but bare LF on line 4; use one kind throughout",
+        "{b}"
+    );
+    let bare_cr = b"From: clinic@example.org\nTo: patient@example.net\n\nline\rbare\n";
+    let body = json!({ "from": "clinic@example.org", "to": ["patient@example.net"], "raw": b64(bare_cr) });
+    let (st, b) = server.post("/v1/messages/raw", &key, &body);
+    assert_error(st, &b, 400, Some("raw"), "bare CR");
+    assert_eq!(b["error"]["message"], "bare CR on line 4", "{b}");
+    assert_eq!(server.stored(), before, "a refused raw message left rows or events behind");
+}

@@ -31,7 +31,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod webhooks;
 
-pub use error::ServerError;
+pub use error::{InvalidInput, ServerError};
 
 use std::sync::Arc;
 

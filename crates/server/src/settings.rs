@@ -21,13 +21,16 @@ use sealpost_store::{Commit, Op, SecretRecord};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use crate::ServerError;
 use crate::app::App;
 use crate::config::{DeliveryConfig, PolicyMode};
+use crate::{InvalidInput, ServerError};
 
 const CACHE_TTL: Duration = Duration::from_secs(30);
 
-/// A tenant's settings, as the API and `sealpost settings` take them.
+/// A tenant's settings, and the JSON document `sealpost settings show`
+/// prints and `sealpost settings set` reads. The API has its own body type
+/// (`intake/api/settings.rs`) and the store its own versioned sealed form
+/// ([`StoredSettings`]); renaming a field here changes neither.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
@@ -60,6 +63,98 @@ pub struct TenantSettings {
     pub jurisdiction: Option<String>,
 }
 
+/// The version of [`StoredSettings`] this build writes.
+pub const STORED_SETTINGS_VERSION: u32 = 1;
+
+/// A tenant's settings as sealed in the store. A stored format: its field
+/// names never change; a change is a new `version`. Settings sealed before
+/// the field existed carry none and read as version 1.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredSettings {
+    #[serde(default = "stored_version_1")]
+    version: u32,
+    #[serde(default)]
+    policy: Option<PolicyMode>,
+    #[serde(default)]
+    portal_domains: Vec<String>,
+    #[serde(default)]
+    domain_policies: BTreeMap<String, PolicyMode>,
+    #[serde(default)]
+    always_secure: bool,
+    #[serde(default)]
+    mrn_patterns: Vec<String>,
+    #[serde(default)]
+    dictionary: Vec<String>,
+    #[serde(default)]
+    category_rules: Vec<StoredCategoryRule>,
+    #[serde(default)]
+    jurisdiction: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredCategoryRule {
+    sender: String,
+    category: Category,
+}
+
+fn stored_version_1() -> u32 {
+    1
+}
+
+/// Only the version, read first so settings sealed by a newer build are
+/// refused for what they are rather than for a field this build lacks.
+#[derive(Deserialize)]
+struct StoredVersion {
+    #[serde(default = "stored_version_1")]
+    version: u32,
+}
+
+impl StoredSettings {
+    fn seal_form(s: &TenantSettings) -> Self {
+        StoredSettings {
+            version: STORED_SETTINGS_VERSION,
+            policy: s.policy,
+            portal_domains: s.portal_domains.clone(),
+            domain_policies: s.domain_policies.clone(),
+            always_secure: s.always_secure,
+            mrn_patterns: s.mrn_patterns.clone(),
+            dictionary: s.dictionary.clone(),
+            category_rules: s
+                .category_rules
+                .iter()
+                .map(|r| StoredCategoryRule { sender: r.sender.clone(), category: r.category })
+                .collect(),
+            jurisdiction: s.jurisdiction.clone(),
+        }
+    }
+
+    /// Reads sealed JSON of any known version (the text never quotes a value:
+    /// dictionary terms may be patient names).
+    fn read(json: &[u8]) -> Result<TenantSettings, String> {
+        let version = serde_json::from_slice::<StoredVersion>(json).map_err(|_| "does not parse".to_owned())?.version;
+        if version != STORED_SETTINGS_VERSION {
+            return Err(format!("stored format version {version} is newer than this build knows"));
+        }
+        let s: StoredSettings = serde_json::from_slice(json).map_err(|_| "does not parse".to_owned())?;
+        Ok(TenantSettings {
+            policy: s.policy,
+            portal_domains: s.portal_domains,
+            domain_policies: s.domain_policies,
+            always_secure: s.always_secure,
+            mrn_patterns: s.mrn_patterns,
+            dictionary: s.dictionary,
+            category_rules: s
+                .category_rules
+                .into_iter()
+                .map(|r| CategoryRule { sender: r.sender, category: r.category })
+                .collect(),
+            jurisdiction: s.jurisdiction,
+        })
+    }
+}
+
 /// "Mail from these senders is of this category."
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,22 +180,27 @@ pub fn address_matches(pattern: &str, address: &str) -> bool {
 
 impl TenantSettings {
     /// Checks patterns and names; the error names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        Classifier::new(&self.rules()).map_err(|e| format!("mrn_patterns: {e}"))?;
-        for d in self.portal_domains.iter().chain(self.domain_policies.keys()) {
-            if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) {
-                return Err("portal_domains/domain_policies: not a domain name".into());
-            }
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        Classifier::new(&self.rules()).map_err(|e| InvalidInput::field("mrn_patterns", e.to_string()))?;
+        let not_a_domain = |d: &str| d.is_empty() || d.contains('@') || d.contains(char::is_whitespace);
+        if let Some(i) = self.portal_domains.iter().position(|d| not_a_domain(d)) {
+            return Err(InvalidInput::field(format!("portal_domains[{i}]"), "not a domain name"));
+        }
+        if self.domain_policies.keys().any(|d| not_a_domain(d)) {
+            return Err(InvalidInput::field("domain_policies", "a key is not a domain name"));
         }
         if let Some(j) = &self.jurisdiction
             && sealpost_retention::UsState::parse(j).is_err()
         {
-            return Err("jurisdiction: not a US state postal code (e.g. CA)".into());
+            return Err(InvalidInput::field("jurisdiction", "not a US state postal code (e.g. CA)"));
         }
-        for r in &self.category_rules {
+        for (i, r) in self.category_rules.iter().enumerate() {
             let body = r.sender.trim_start_matches('@').trim_start_matches("*.");
             if body.is_empty() || r.sender.contains(char::is_whitespace) {
-                return Err("category_rules: sender must be an address, @domain or *.domain".into());
+                return Err(InvalidInput::field(
+                    format!("category_rules[{i}].sender"),
+                    "must be an address, @domain or *.domain",
+                ));
             }
         }
         Ok(())
@@ -156,7 +256,7 @@ impl App {
         let settings = match self.store.secret(&name(tenant)).await? {
             Some(s) => {
                 let json = self.root().open_secret(&name(tenant), &s.sealed)?;
-                serde_json::from_slice(&json).map_err(|e| ServerError::State(format!("tenant settings: {e}")))?
+                StoredSettings::read(&json).map_err(|why| ServerError::State(format!("tenant settings: {why}")))?
             }
             None => TenantSettings::default(),
         };
@@ -178,7 +278,8 @@ impl App {
     ) -> Result<(), ServerError> {
         settings.validate().map_err(ServerError::Invalid)?;
         let before = self.settings(tenant).await?.settings.clone();
-        let json = serde_json::to_vec(settings).map_err(|e| ServerError::State(e.to_string()))?;
+        let json =
+            serde_json::to_vec(&StoredSettings::seal_form(settings)).map_err(|e| ServerError::State(e.to_string()))?;
         let sealed = self.root().seal_secret(&name(tenant), &json)?;
         let actor_for_policy = actor.clone();
         let event = NewEvent::new(tenant.clone(), actor, Action::ConfigChanged, Outcome::Success)
@@ -240,9 +341,33 @@ mod tests {
     }
 
     #[test]
+    fn stored_form_round_trips_and_settings_without_a_version_read_as_version_1() {
+        let s = TenantSettings {
+            policy: Some(PolicyMode::TlsExclusive),
+            portal_domains: vec!["free.example".into()],
+            domain_policies: [("partner.example".to_owned(), PolicyMode::EncryptAlways)].into(),
+            always_secure: true,
+            mrn_patterns: vec!["MRN-[0-9]+".into()],
+            dictionary: vec!["Jane Roe".into()],
+            category_rules: vec![CategoryRule { sender: "@news.example".into(), category: Category::Marketing }],
+            jurisdiction: Some("CA".into()),
+        };
+        let json = serde_json::to_vec(&StoredSettings::seal_form(&s)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["version"], 1, "{v}");
+        assert_eq!(StoredSettings::read(&json).unwrap(), s);
+        // Exactly what builds before the version field sealed.
+        let old = br#"{"policy":"tls-exclusive","portal_domains":["free.example"],"domain_policies":{"partner.example":"encrypt-always"},"always_secure":true,"mrn_patterns":["MRN-[0-9]+"],"dictionary":["Jane Roe"],"category_rules":[{"sender":"@news.example","category":"marketing"}],"jurisdiction":"CA"}"#;
+        assert_eq!(StoredSettings::read(old).unwrap(), s);
+        assert_eq!(StoredSettings::read(b"{}").unwrap(), TenantSettings::default());
+        let err = StoredSettings::read(br#"{"version":2,"dictionary":["Jane Roe"],"new":1}"#).unwrap_err();
+        assert!(err.contains("version 2") && !err.contains("Roe"), "{err}");
+    }
+
+    #[test]
     fn validation_names_the_field() {
         let bad = TenantSettings { mrn_patterns: vec!["(".into()], ..TenantSettings::default() };
-        assert!(bad.validate().unwrap_err().starts_with("mrn_patterns"));
+        assert!(bad.validate().unwrap_err().to_string().starts_with("mrn_patterns"));
         let bad = TenantSettings { portal_domains: vec!["a@b".into()], ..TenantSettings::default() };
         assert!(bad.validate().is_err());
         let bad = TenantSettings {

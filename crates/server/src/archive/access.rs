@@ -26,9 +26,9 @@ use sealpost_search::Query;
 use sealpost_store::{AccessRequestRecord, Commit, Op};
 use serde::{Deserialize, Serialize};
 
-use crate::ServerError;
 use crate::app::App;
 use crate::archive::export::ExportFormat;
+use crate::{InvalidInput, ServerError};
 
 /// Days to answer when the request says nothing (164.524(b)(2)(i)).
 pub const DEFAULT_DUE_DAYS: u32 = 30;
@@ -44,33 +44,98 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
-/// A new access request, as the CLI and the API take it. Its `Debug` shows
-/// counts only: the values identify a patient.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A new access request, as the CLI and the API hand it in (each from its
+/// own input type; the sealed form is [`StoredAccessRequest`]). Its `Debug`
+/// shows counts only: the values identify a patient.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct AccessRequest {
     /// The patient's name, searched as a phrase.
     pub patient_name: String,
     /// Other identifiers: MRN, date of birth, email address… Each is
     /// searched as a patient identifier given at submission or as a phrase
     /// in subjects and bodies.
-    #[serde(default)]
     pub identifiers: Vec<String>,
     /// Who asked (the patient, a personal representative…).
-    #[serde(default)]
     pub requester: Option<String>,
     /// Free notes for the people handling the request.
-    #[serde(default)]
     pub notes: Option<String>,
     /// Days until the answer is due; default [`DEFAULT_DUE_DAYS`].
-    #[serde(default)]
     pub due_days: Option<u32>,
     /// A query whose matches are added to the record set (`OR`).
-    #[serde(default)]
     pub widen: Option<String>,
     /// A query every match must also satisfy (`AND`), applied after `widen`.
-    #[serde(default)]
     pub narrow: Option<String>,
+}
+
+/// The version of [`StoredAccessRequest`] this build writes.
+pub const STORED_ACCESS_REQUEST_VERSION: u32 = 1;
+
+/// An access request's details as sealed in the store. A stored format:
+/// its field names never change; a change is a new `version`. Records
+/// sealed before the field existed carry none and read as version 1.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredAccessRequest {
+    #[serde(default = "stored_version_1")]
+    version: u32,
+    patient_name: String,
+    #[serde(default)]
+    identifiers: Vec<String>,
+    #[serde(default)]
+    requester: Option<String>,
+    #[serde(default)]
+    notes: Option<String>,
+    #[serde(default)]
+    due_days: Option<u32>,
+    #[serde(default)]
+    widen: Option<String>,
+    #[serde(default)]
+    narrow: Option<String>,
+}
+
+fn stored_version_1() -> u32 {
+    1
+}
+
+/// Only the version, read first so a record written by a newer build is
+/// refused for what it is rather than for a field this build does not know.
+#[derive(Deserialize)]
+struct StoredVersion {
+    #[serde(default = "stored_version_1")]
+    version: u32,
+}
+
+impl StoredAccessRequest {
+    fn seal_form(r: &AccessRequest) -> Self {
+        StoredAccessRequest {
+            version: STORED_ACCESS_REQUEST_VERSION,
+            patient_name: r.patient_name.clone(),
+            identifiers: r.identifiers.clone(),
+            requester: r.requester.clone(),
+            notes: r.notes.clone(),
+            due_days: r.due_days,
+            widen: r.widen.clone(),
+            narrow: r.narrow.clone(),
+        }
+    }
+
+    /// Reads sealed JSON of any known version (the text never quotes a value).
+    fn read(json: &[u8]) -> Result<AccessRequest, String> {
+        let version = serde_json::from_slice::<StoredVersion>(json).map_err(|_| "does not parse".to_owned())?.version;
+        if version != STORED_ACCESS_REQUEST_VERSION {
+            return Err(format!("stored format version {version} is newer than this build knows"));
+        }
+        let s: StoredAccessRequest = serde_json::from_slice(json).map_err(|_| "does not parse".to_owned())?;
+        Ok(AccessRequest {
+            patient_name: s.patient_name,
+            identifiers: s.identifiers,
+            requester: s.requester,
+            notes: s.notes,
+            due_days: s.due_days,
+            widen: s.widen,
+            narrow: s.narrow,
+        })
+    }
 }
 
 impl fmt::Debug for AccessRequest {
@@ -190,7 +255,7 @@ impl AccessRequestView {
 
 /// Checks a value that goes into the query; the error names the field.
 fn check_value(field: &str, value: &str) -> Result<(), ServerError> {
-    let invalid = |why: &str| Err(ServerError::Invalid(format!("{field}: {why}")));
+    let invalid = |why: &str| Err(ServerError::Invalid(InvalidInput::field(field, why)));
     if value.trim().is_empty() {
         return invalid("must not be empty");
     }
@@ -211,7 +276,7 @@ fn check_value(field: &str, value: &str) -> Result<(), ServerError> {
 fn check_text(field: &str, value: Option<&str>) -> Result<(), ServerError> {
     match value {
         Some(v) if v.chars().count() > MAX_TEXT_CHARS => {
-            Err(ServerError::Invalid(format!("{field}: longer than {MAX_TEXT_CHARS} characters")))
+            Err(ServerError::Invalid(InvalidInput::field(field, format!("longer than {MAX_TEXT_CHARS} characters"))))
         }
         _ => Ok(()),
     }
@@ -219,7 +284,10 @@ fn check_text(field: &str, value: Option<&str>) -> Result<(), ServerError> {
 
 fn parse_extra(field: &str, query: Option<&str>) -> Result<Option<Query>, ServerError> {
     query
-        .map(|q| sealpost_search::query::parse(q).map_err(|e| ServerError::Invalid(format!("{field}: {e}"))))
+        .map(|q| {
+            sealpost_search::query::parse(q)
+                .map_err(|e| ServerError::Invalid(InvalidInput::field(field, e.to_string())))
+        })
         .transpose()
 }
 
@@ -230,7 +298,7 @@ fn parse_extra(field: &str, query: Option<&str>) -> Result<Option<Query>, Server
 pub fn record_set_query(req: &AccessRequest) -> Result<String, ServerError> {
     check_value("patient_name", &req.patient_name)?;
     if req.identifiers.len() > MAX_IDENTIFIERS {
-        return Err(ServerError::Invalid(format!("identifiers: more than {MAX_IDENTIFIERS}")));
+        return Err(ServerError::Invalid(InvalidInput::field("identifiers", format!("more than {MAX_IDENTIFIERS}"))));
     }
     for (i, id) in req.identifiers.iter().enumerate() {
         check_value(&format!("identifiers[{i}]"), id)?;
@@ -252,9 +320,9 @@ pub fn record_set_query(req: &AccessRequest) -> Result<String, ServerError> {
     }
     let text = query.to_string();
     if text.chars().count() > sealpost_search::query::MAX_QUERY_CHARS {
-        return Err(ServerError::Invalid(format!(
-            "identifiers: the record-set query would be longer than {} characters",
-            sealpost_search::query::MAX_QUERY_CHARS
+        return Err(ServerError::Invalid(InvalidInput::field(
+            "identifiers",
+            format!("the record-set query would be longer than {} characters", sealpost_search::query::MAX_QUERY_CHARS),
         )));
     }
     Ok(text)
@@ -266,7 +334,10 @@ fn validate(req: &AccessRequest) -> Result<(), ServerError> {
     check_text("requester", req.requester.as_deref())?;
     check_text("notes", req.notes.as_deref())?;
     if req.due_days.is_some_and(|d| d > MAX_DUE_DAYS) {
-        return Err(ServerError::Invalid(format!("due_days: at most {MAX_DUE_DAYS} (30 plus one 30-day extension)")));
+        return Err(ServerError::Invalid(InvalidInput::field(
+            "due_days",
+            format!("at most {MAX_DUE_DAYS} (30 plus one 30-day extension)"),
+        )));
     }
     Ok(())
 }
@@ -297,7 +368,8 @@ impl App {
         let created_at = now_micros();
         let due_days = req.due_days.unwrap_or(DEFAULT_DUE_DAYS);
         let due_at = created_at.saturating_add(i64::from(due_days) * MICROS_PER_DAY);
-        let json = serde_json::to_vec(&req).map_err(|e| ServerError::State(e.to_string()))?;
+        let json =
+            serde_json::to_vec(&StoredAccessRequest::seal_form(&req)).map_err(|e| ServerError::State(e.to_string()))?;
         let sealed = self.root().seal_secret(&purpose(tenant, &id), &json)?;
         let record = AccessRequestRecord {
             id,
@@ -358,8 +430,8 @@ impl App {
             .await?
             .ok_or_else(|| ServerError::NotFound(format!("access request {id}")))?;
         let json = self.root().open_secret(&purpose(tenant, id), &record.sealed)?;
-        let request: AccessRequest = serde_json::from_slice(&json)
-            .map_err(|_| ServerError::State(format!("access request {id}: sealed details do not parse")))?;
+        let request = StoredAccessRequest::read(&json)
+            .map_err(|why| ServerError::State(format!("access request {id}: sealed details: {why}")))?;
         Ok((AccessRequestSummary::from_record(&record, now_micros())?, request))
     }
 
@@ -402,7 +474,9 @@ impl App {
     ) -> Result<PackageSummary, ServerError> {
         let (summary, request) = self.open_access_request(tenant, id).await?;
         if summary.state == AccessRequestState::Fulfilled {
-            return Err(ServerError::Invalid(format!("access request {id} is already fulfilled")));
+            return Err(ServerError::Invalid(InvalidInput::general(format!(
+                "access request {id} is already fulfilled"
+            ))));
         }
         let query = record_set_query(&request)?;
         let package = self.export(tenant, actor.clone(), &query, format, out, progress).await?;
@@ -507,6 +581,26 @@ mod tests {
         let req = AccessRequest { identifiers: too_many, ..request("Jane Roe", &[]) };
         assert!(validate(&req).is_err());
         assert!(validate(&AccessRequest { due_days: Some(0), ..request("Jane Roe", &[]) }).is_ok());
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_records_without_a_version_read_as_version_1() {
+        let req = AccessRequest {
+            requester: Some("John Roe".into()),
+            due_days: Some(45),
+            widen: Some("from:roe@example.org".into()),
+            ..request("Jane Roe", &["MRN-1234"])
+        };
+        let json = serde_json::to_vec(&StoredAccessRequest::seal_form(&req)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["version"], 1, "{v}");
+        assert_eq!(StoredAccessRequest::read(&json).unwrap(), req);
+        // Exactly what builds before the version field sealed.
+        let old = br#"{"patient_name":"Jane Roe","identifiers":["MRN-1234"],"requester":"John Roe","notes":null,"due_days":45,"widen":"from:roe@example.org","narrow":null}"#;
+        assert_eq!(StoredAccessRequest::read(old).unwrap(), req);
+        let newer = br#"{"version":2,"patient_name":"Jane Roe","something":1}"#;
+        let err = StoredAccessRequest::read(newer).unwrap_err();
+        assert!(err.contains("version 2") && !err.contains("Roe"), "{err}");
     }
 
     #[test]

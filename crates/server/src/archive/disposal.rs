@@ -413,7 +413,9 @@ impl App {
             .ok_or_else(|| ArchiveError::NotFound(format!("message {id}")))?;
         let expired = r.retain_until.is_some_and(|u| u <= now) && r.extended_until.is_none_or(|e| e <= now);
         if r.disposed_at.is_some() || r.action.as_deref() != Some("review") || !expired {
-            return Err(ArchiveError::Invalid(format!("message {id} is not waiting for review")));
+            return Err(ArchiveError::Invalid(crate::InvalidInput::general(format!(
+                "message {id} is not waiting for review"
+            ))));
         }
         Ok(r)
     }

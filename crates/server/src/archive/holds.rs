@@ -24,9 +24,9 @@ use sealpost_store::{Commit, HoldChange, HoldRecord, Op, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::retention::{custodians_of, date_micros, parse_date};
-use crate::ServerError;
 use crate::app::App;
 use crate::auth::Principal;
+use crate::{InvalidInput, ServerError};
 
 /// A hold's id. Holds reuse the generic time-ordered id type that webhooks
 /// and recipient keys use, so audit events can name them.
@@ -39,9 +39,9 @@ pub enum ArchiveError {
     /// Not allowed for this person or in this state (audited as a failure).
     #[error("refused: {0}")]
     Refused(String),
-    /// Bad input; the text names the field.
+    /// Bad input, naming the field.
     #[error("invalid: {0}")]
-    Invalid(String),
+    Invalid(crate::InvalidInput),
     /// No such hold or message in the tenant.
     #[error("not found: {0}")]
     NotFound(String),
@@ -89,7 +89,7 @@ impl HoldScope {
     pub fn validate(&self) -> Result<(), ArchiveError> {
         let date = |field: &str, v: &Option<String>| match v {
             Some(t) if parse_date(t).is_none() => {
-                Err(ArchiveError::Invalid(format!("scope.{field}: expected YYYY-MM-DD")))
+                Err(ArchiveError::Invalid(InvalidInput::field(format!("scope.{field}"), "expected YYYY-MM-DD")))
             }
             _ => Ok(()),
         };
@@ -99,13 +99,13 @@ impl HoldScope {
             (self.from.as_deref().and_then(parse_date), self.until.as_deref().and_then(parse_date))
             && f > u
         {
-            return Err(ArchiveError::Invalid("scope.until: before scope.from".into()));
+            return Err(ArchiveError::Invalid(InvalidInput::field("scope.until", "before scope.from")));
         }
         if self.custodians.iter().any(|c| c.trim().is_empty() || !c.contains('@')) {
-            return Err(ArchiveError::Invalid("scope.custodians: expected addresses".into()));
+            return Err(ArchiveError::Invalid(InvalidInput::field("scope.custodians", "expected addresses")));
         }
         if self.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
-            return Err(ArchiveError::Invalid("scope.query: empty".into()));
+            return Err(ArchiveError::Invalid(InvalidInput::field("scope.query", "empty")));
         }
         Ok(())
     }
@@ -338,8 +338,11 @@ impl App {
                 .refuse(tenant, p, Action::HoldCreated, None, "not-authorized", "may not create legal holds".into())
                 .await);
         }
-        if name.trim().is_empty() || reason.trim().is_empty() {
-            return Err(ArchiveError::Invalid("name and reason are required".into()));
+        if name.trim().is_empty() {
+            return Err(ArchiveError::Invalid(InvalidInput::field("name", "required")));
+        }
+        if reason.trim().is_empty() {
+            return Err(ArchiveError::Invalid(InvalidInput::field("reason", "required")));
         }
         scope.validate()?;
         let id = HoldId::new();
@@ -369,7 +372,9 @@ impl App {
             .detail("query", DetailValue::Bool(doc.scope.query.is_some()));
         match self.store.commit(Commit { ops: vec![Op::PutHold(record)], events: vec![event] }).await {
             Ok(_) => Ok(id),
-            Err(StoreError::Conflict(_)) => Err(ArchiveError::Invalid("name: a hold with this name exists".into())),
+            Err(StoreError::Conflict(_)) => {
+                Err(ArchiveError::Invalid(InvalidInput::field("name", "a hold with this name exists")))
+            }
             Err(e) => Err(e.into()),
         }
     }

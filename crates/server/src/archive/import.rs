@@ -102,8 +102,10 @@ impl App {
         custodian: Option<&str>,
         progress: impl FnMut(u64, Option<u64>),
     ) -> Result<ImportReport, ServerError> {
-        let source = sealpost_mailbox::read::detect(path).map_err(|e| ServerError::Invalid(format!("import: {e}")))?;
-        let reader = sealpost_mailbox::read::open(&source).map_err(|e| ServerError::Invalid(format!("import: {e}")))?;
+        let source = sealpost_mailbox::read::detect(path)
+            .map_err(|e| ServerError::Invalid(crate::InvalidInput::general(format!("import: {e}"))))?;
+        let reader = sealpost_mailbox::read::open(&source)
+            .map_err(|e| ServerError::Invalid(crate::InvalidInput::general(format!("import: {e}"))))?;
         let total = reader.total_hint();
         let (tx, rx) = mpsc::channel(4 * BATCH);
         let max_size = self.cfg.limits.max_message_size;

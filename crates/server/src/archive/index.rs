@@ -396,13 +396,14 @@ impl App {
     }
 
     async fn all_matching(&self, tenant: &TenantId, query: &str, holds: bool) -> Result<Vec<MessageId>, ServerError> {
-        let parsed = sealpost_search::query::parse(query).map_err(|e| ServerError::Invalid(format!("query: {e}")))?;
+        let parsed = sealpost_search::query::parse(query)
+            .map_err(|e| ServerError::Invalid(crate::InvalidInput::field("query", e.to_string())))?;
         let mut all = Vec::new();
         for page in 0.. {
             let (total, hits) = match self.run_query(tenant, &parsed, page, MAX_PER_PAGE, holds).await {
                 Ok(r) => r,
                 Err(SearchFailure::Server(e)) => return Err(e),
-                Err(e) => return Err(ServerError::Invalid(e.to_string())),
+                Err(e) => return Err(ServerError::Invalid(crate::InvalidInput::general(e.to_string()))),
             };
             let n = hits.len();
             all.extend(hits.into_iter().map(|(id, _)| id));

@@ -38,6 +38,20 @@ pub struct VersionedPolicy {
     pub policy: Policy,
 }
 
+/// The refused field of a policy: the rule at fault (`rules[2]`).
+fn policy_invalid(e: &sealpost_retention::PolicyError) -> crate::InvalidInput {
+    use sealpost_retention::PolicyError;
+    match e {
+        PolicyError::DuplicateId { index, .. } => {
+            crate::InvalidInput::field(format!("rules[{index}].id"), e.to_string())
+        }
+        PolicyError::AgeRange { index, .. } | PolicyError::Empty { index, .. } => {
+            crate::InvalidInput::field(format!("rules[{index}]"), e.to_string())
+        }
+        _ => crate::InvalidInput::field("rules", e.to_string()),
+    }
+}
+
 fn policy_secret(tenant: &TenantId) -> String {
     format!("retention-policy/{tenant}")
 }
@@ -245,7 +259,7 @@ impl App {
         actor: Actor,
         policy: Policy,
     ) -> Result<i64, ServerError> {
-        policy.validate().map_err(|e| ServerError::Invalid(e.to_string()))?;
+        policy.validate().map_err(|e| ServerError::Invalid(policy_invalid(&e)))?;
         let previous = self.retention_policy(tenant).await?;
         let doc = VersionedPolicy { version: previous.version + 1, policy };
         let name = policy_secret(tenant);

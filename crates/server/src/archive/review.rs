@@ -57,7 +57,7 @@ impl App {
         self.reviewable(tenant, id, now).await?;
         let until = date_micros(until);
         if until <= now {
-            return Err(ArchiveError::Invalid("until: must be after now".into()));
+            return Err(ArchiveError::Invalid(crate::InvalidInput::field("until", "must be after now")));
         }
         let event = NewEvent::new(tenant.clone(), actor, Action::DispositionReviewed, Outcome::Success)
             .target(*id)

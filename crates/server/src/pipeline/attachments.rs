@@ -204,7 +204,7 @@ pub(super) fn seal_attachments(
             at: part.at as u64,
             hash: hex::encode(&hash),
             line_len: u32::try_from(part.layout.line_len)
-                .map_err(|_| ServerError::Invalid("a base64 line longer than 4 GiB".into()))?,
+                .map_err(|_| ServerError::Invalid(crate::InvalidInput::general("a base64 line longer than 4 GiB")))?,
             crlf: part.layout.crlf,
         });
         if refs.iter().any(|r| r.hash == hash) {

@@ -25,16 +25,18 @@ use std::task::{Context, Poll, ready};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 use sealpost_model::{EventId, Scope};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 
 use super::caller::Caller;
+use super::error::ErrorBody;
+use super::extract::{ApiPath, Body as RequestBody};
 use super::{ApiError, parse_json};
 use crate::app::App;
 use crate::archive::export::{ExportChunk, ExportFailure, ExportFormat};
@@ -43,24 +45,81 @@ use crate::archive::export::{ExportChunk, ExportFailure, ExportFormat};
 const SHA256_TRAILER: HeaderName = HeaderName::from_static("sealpost-package-sha256");
 
 /// Body of `POST /v1/exports`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateExport {
     /// The query, in the language of `/v1/search`.
     pub query: String,
-    /// `mbox` or `eml-zip`.
+    /// The package format.
+    #[schema(value_type = ExportFormatName)]
     pub format: String,
 }
 
-/// `POST /v1/exports`.
-pub async fn create(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
+/// A package format.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation of `CreateExport::format`, parsed by `ExportFormat::parse`
+pub enum ExportFormatName {
+    /// One mboxrd file (`application/mbox`).
+    #[schema(rename = "mbox")]
+    Mbox,
+    /// A zip of `.eml` files plus `manifest.json` (`application/zip`).
+    #[schema(rename = "eml-zip")]
+    EmlZip,
+}
+
+/// An API export's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportRecordBody {
+    /// The export's id.
+    pub id: String,
+    /// `mbox` or `eml-zip`.
+    pub format: String,
+    /// Messages in the package.
+    pub count: i64,
+    /// `streaming`, `complete` or `aborted`.
+    pub state: String,
+    /// The package's SHA-256 (lowercase hex), once complete.
+    pub sha256: Option<String>,
+    /// The package's size in octets.
+    pub bytes: Option<i64>,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it ended (RFC 3339).
+    pub finished_at: Option<String>,
+}
+
+/// Exports the messages matching a query as one package, streamed.
+///
+/// `Sealpost-Export-Id` and `Sealpost-Export-Count` come with the headers;
+/// the package's SHA-256 follows the body as the trailer
+/// `Sealpost-Package-Sha256` (HTTP/2, or HTTP/1.1 with `TE: trailers`). A
+/// failure after the body has started cuts the response off. Audited.
+#[utoipa::path(
+    post, path = "/v1/exports", operation_id = "create_export", tag = "archive",
+    security(("api_key" = ["admin"])),
+    request_body = CreateExport,
+    responses(
+        (status = 200, description = "The package",
+            content((Vec<u8> = "application/mbox"), (Vec<u8> = "application/zip")),
+            headers(
+                ("Sealpost-Export-Id" = String, description = "The export's id (see `GET /v1/exports/{id}`)"),
+                ("Sealpost-Export-Count" = i64, description = "Messages in the package"),
+            )),
+        (status = 409, description = "The export cannot start now", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    RequestBody(body): RequestBody,
+) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let request: CreateExport = parse_json(&body)?;
     let format = ExportFormat::parse(&request.format)
         .ok_or_else(|| ApiError::invalid("invalid_format", "format", "format must be \"mbox\" or \"eml-zip\""))?;
     let stream = match app.start_export(p.tenant(), p.actor(), &request.query, format).await {
         Ok(stream) => stream,
-        Err(ExportFailure::Syntax(e)) => return Ok(query_error(&e)),
+        Err(ExportFailure::Syntax(e)) => return Err(ApiError::query("query", &e)),
         Err(e) => return Err(failure(e)),
     };
     let disposition = format!("attachment; filename=\"sealpost-export-{}.{}\"", stream.id, format.extension());
@@ -76,30 +135,51 @@ pub async fn create(State(app): State<Arc<App>>, caller: Caller, body: Bytes) ->
     Ok((headers, Body::new(ChunkBody { chunks: stream.chunks, done: false })).into_response())
 }
 
-/// `GET /v1/exports/{id}`.
-pub async fn get(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// An API export's record: its state and, once complete, its digest.
+#[utoipa::path(
+    get, path = "/v1/exports/{id}", operation_id = "get_export", tag = "archive",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The export's id")),
+    responses((status = 200, description = "The export", body = ExportRecordBody))
+)]
+pub async fn get(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let id = export_id(&id)?;
     let record = app.export_record(p.tenant(), &id).await?.ok_or_else(not_found)?;
     let time = |t: Option<i64>| t.map(sealpost_audit::rfc3339_micros);
-    Ok(Json(json!({
-        "id": record.id.to_string(),
-        "format": record.format,
-        "count": record.count,
-        "state": record.state,
-        "sha256": record.package_sha256,
-        "bytes": record.bytes,
-        "started_at": sealpost_audit::rfc3339_micros(record.started_at),
-        "finished_at": time(record.finished_at),
-    }))
+    Ok(Json(ExportRecordBody {
+        id: record.id.to_string(),
+        format: record.format,
+        count: record.count,
+        state: record.state,
+        sha256: record.package_sha256,
+        bytes: record.bytes,
+        started_at: sealpost_audit::rfc3339_micros(record.started_at),
+        finished_at: time(record.finished_at),
+    })
     .into_response())
 }
 
-/// `GET /v1/exports/{id}/manifest`.
+/// The manifest of a complete export (what the zip's `manifest.json` holds).
+///
+/// Regenerated from the export's sealed message list and streamed.
+#[utoipa::path(
+    get, path = "/v1/exports/{id}/manifest", operation_id = "export_manifest", tag = "archive",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The export's id")),
+    responses(
+        (status = 200, description = "The manifest", body = Object),
+        (status = 409, description = "The export is not complete", body = ErrorBody),
+    )
+)]
 pub async fn manifest(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let id = export_id(&id)?;
@@ -116,17 +196,9 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such export")
 }
 
-/// The 400 of `/v1/search` for a query syntax error, naming this
-/// request's field.
-fn query_error(e: &sealpost_search::QueryError) -> Response {
-    let mut body = json!({"error": {"code": "invalid_query", "message": e.to_string(), "field": "query"}});
-    body["error"]["position"] = json!(e.position);
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
-}
-
 fn failure(e: ExportFailure) -> ApiError {
     match e {
-        ExportFailure::Syntax(e) => ApiError::invalid("invalid_query", "query", e.to_string()),
+        ExportFailure::Syntax(e) => ApiError::query("query", &e),
         ExportFailure::NotFound => not_found(),
         ExportFailure::Conflict(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
         ExportFailure::Server(e) => ApiError::internal(e),

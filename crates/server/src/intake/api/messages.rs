@@ -1,22 +1,29 @@
 //! Message handlers: submit (JSON, batch, raw), state, raw bytes.
+//! Request bodies are in `request.rs`; the answers are defined here.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sealpost_crypto::sha256;
 use sealpost_model::{MessageId, Scope};
 use sealpost_store::{IdempotencyRecord, Source, StoreError};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::build::build;
 use super::caller::Caller;
+use super::error::ErrorBody;
+use super::extract::{ApiPath, Body};
+use super::line_ends::to_crlf;
 use super::request::{
-    BatchRequest, MessageRequest, RawRequest, ValidMessage, decode_base64, parse_address, parse_category, parse_policy,
+    Accepted, AcceptedBatch, BatchRequest, CategoryName, MessageRequest, RawRequest, ValidMessage, decode_base64,
+    parse_address, parse_category, parse_policy,
 };
+use super::retention::RetentionBody;
 use super::{ApiError, parse_json};
 use crate::ServerError;
 use crate::app::App;
@@ -103,13 +110,14 @@ async fn replay(app: &App, p: &Principal, key: &IdemKey) -> Result<Option<Respon
 }
 
 /// Validates nothing more: commits `subs` and answers 202 with `shape(ids)`.
-async fn commit(
+async fn commit<B: Serialize>(
     app: &App,
     p: &Principal,
     subs: Vec<Submission>,
     key: Option<IdemKey>,
-    shape: impl Fn(&[MessageId]) -> Value + Sync,
+    shape: impl Fn(&[MessageId]) -> B + Sync,
 ) -> Result<Response, ApiError> {
+    let shape = |ids: &[MessageId]| serde_json::to_value(shape(ids)).unwrap_or(Value::Null);
     if let Some(k) = &key
         && let Some(r) = replay(app, p, k).await?
     {
@@ -148,28 +156,56 @@ async fn commit(
     }
 }
 
-/// `POST /v1/messages`.
+/// Sends one message built from JSON fields.
+///
+/// Answers 202 only once the message is durably stored. With an
+/// `Idempotency-Key`, a retry with the same body gets the first answer
+/// again (marked `Idempotent-Replayed: true`).
+#[utoipa::path(
+    post, path = "/v1/messages", operation_id = "send_message", tag = "messages",
+    security(("api_key" = ["send"])),
+    params(IdempotencyKey),
+    request_body = MessageRequest,
+    responses(
+        (status = 202, description = "Accepted and durably stored", body = Accepted, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
+        (status = 409, description = "A request with this Idempotency-Key is in progress", body = ErrorBody),
+        (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
+    )
+)]
 pub async fn send(
     State(app): State<Arc<App>>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Send)?;
     let key = idempotency(&headers, &body)?;
     let req: MessageRequest = parse_json(&body)?;
     let settings = app.settings(p.tenant()).await.map_err(ApiError::internal)?;
     let sub = submission(&app, p, &settings.settings, req.validate(app.cfg.limits.max_recipients)?, "message")?;
-    commit(&app, p, vec![sub], key, |ids| json!({ "id": ids[0].to_string() })).await
+    commit(&app, p, vec![sub], key, |ids| Accepted { id: ids[0].to_string() }).await
 }
 
-/// `POST /v1/messages/batch`: all messages are validated first; one bad
-/// message fails the whole call and nothing is stored.
+/// Sends several messages at once, all or none.
+///
+/// Every message is validated first; one bad message fails the whole call
+/// (its field is named `messages[i]…`) and nothing is stored.
+#[utoipa::path(
+    post, path = "/v1/messages/batch", operation_id = "send_batch", tag = "messages",
+    security(("api_key" = ["send"])),
+    params(IdempotencyKey),
+    request_body = BatchRequest,
+    responses(
+        (status = 202, description = "All accepted and durably stored", body = AcceptedBatch, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
+        (status = 409, description = "A request with this Idempotency-Key is in progress", body = ErrorBody),
+        (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
+    )
+)]
 pub async fn send_batch(
     State(app): State<Arc<App>>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Send)?;
     let key = idempotency(&headers, &body)?;
@@ -189,22 +225,32 @@ pub async fn send_batch(
             submission(&app, p, &settings.settings, valid, &field)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    commit(
-        &app,
-        p,
-        subs,
-        key,
-        |ids| json!({ "messages": ids.iter().map(|id| json!({"id": id.to_string()})).collect::<Vec<_>>() }),
-    )
+    commit(&app, p, subs, key, |ids| AcceptedBatch {
+        messages: ids.iter().map(|id| Accepted { id: id.to_string() }).collect(),
+    })
     .await
 }
 
-/// `POST /v1/messages/raw`.
+/// Sends a message given as RFC 5322 bytes (base64).
+///
+/// Line ends may be CRLF, or LF throughout (stored as CRLF, as sendmail
+/// does); mixed line ends and bare CR are refused.
+#[utoipa::path(
+    post, path = "/v1/messages/raw", operation_id = "send_raw", tag = "messages",
+    security(("api_key" = ["send"])),
+    params(IdempotencyKey),
+    request_body = RawRequest,
+    responses(
+        (status = 202, description = "Accepted and durably stored", body = Accepted, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
+        (status = 409, description = "A request with this Idempotency-Key is in progress", body = ErrorBody),
+        (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
+    )
+)]
 pub async fn send_raw(
     State(app): State<Arc<App>>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Send)?;
     let key = idempotency(&headers, &body)?;
@@ -219,6 +265,7 @@ pub async fn send_raw(
     let to =
         req.to.iter().enumerate().map(|(i, t)| parse_address(t, &format!("to[{i}]"))).collect::<Result<Vec<_>, _>>()?;
     let raw = decode_base64(&req.raw, "raw")?;
+    let raw = to_crlf(&raw).map_err(|e| ApiError::invalid("invalid_message", "raw", e.to_string()))?.into_owned();
     check_size(&app, &raw, "raw")?;
     check_content(&raw, "raw")?;
     let settings = app.settings(p.tenant()).await.map_err(ApiError::internal)?;
@@ -246,7 +293,18 @@ pub async fn send_raw(
     };
     let sub =
         Submission { tenant: p.tenant().clone(), actor: p.actor(), source: Source::ApiRaw, category, envelope, raw };
-    commit(&app, p, vec![sub], key, |ids| json!({ "id": ids[0].to_string() })).await
+    commit(&app, p, vec![sub], key, |ids| Accepted { id: ids[0].to_string() }).await
+}
+
+/// The optional `Idempotency-Key` request header.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documents the header; the handlers read it from the header map
+pub struct IdempotencyKey {
+    /// Makes a retry safe: the same key with the same body gets the first
+    /// answer again; with another body, 422. Visible ASCII, 1-255 characters.
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
+    idempotency_key: Option<String>,
 }
 
 fn parse_id(id: &str) -> Result<MessageId, ApiError> {
@@ -261,61 +319,162 @@ fn not_found_or_internal(e: ServerError) -> ApiError {
     }
 }
 
-/// `GET /v1/messages/{id}`: state per recipient, no content.
-pub async fn state(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// A message's state: per recipient, no content.
+///
+/// Addresses, delivery states and events, and the message's retention. A
+/// disposed-of (crypto-shredded) message shows only its id, `disposed` and
+/// its retention.
+#[utoipa::path(
+    get, path = "/v1/messages/{id}", operation_id = "message_state", tag = "messages",
+    security(("api_key" = ["read-events"]), ("api_key" = ["send"])),
+    params(("id" = String, Path, description = "The message's id")),
+    responses((status = 200, description = "The message's state", body = MessageState))
+)]
+pub async fn state(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let p = if caller.0.allows(Scope::ReadEvents) { &caller.0 } else { caller.require(Scope::Send)? };
     let id = parse_id(&id)?;
     let retention =
         app.retention_of(p.tenant(), &id).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)?;
+    let retention = RetentionBody::from(retention);
     if retention.disposed_at.is_some() {
         // Crypto-shredded: nothing left to open but its disposal.
-        return Ok(Json(json!({ "id": id.to_string(), "state": "disposed", "retention": retention })).into_response());
+        return Ok(Json(MessageState {
+            id: id.to_string(),
+            state: "disposed".into(),
+            created_at: None,
+            source: None,
+            category: None,
+            size: None,
+            sha256: None,
+            recipients: None,
+            retention,
+        })
+        .into_response());
     }
     let m = app.open_message(p.tenant(), &id, p.actor(), false).await.map_err(not_found_or_internal)?;
     let at = sealpost_audit::rfc3339_micros(m.record.created_at);
     let events = app.store.recipient_events(p.tenant(), &id).await.map_err(ApiError::internal)?;
-    let recipients: Vec<Value> = m
+    let recipients = m
         .recipients
         .iter()
         .map(|r| {
             let address = m.meta.recipients.get(r.rcpt_index as usize).map(|x| x.address.clone());
-            let mut history = vec![json!({"event": "accepted", "at": at})];
-            history.extend(events.iter().filter(|e| e.recipient == r.id).map(|e| {
-                json!({
-                    "event": e.event,
-                    "at": sealpost_audit::rfc3339_micros(e.at_micros),
-                    "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
-                })
+            let mut history = vec![RecipientEvent { event: "accepted".into(), at: at.clone(), detail: None }];
+            history.extend(events.iter().filter(|e| e.recipient == r.id).map(|e| RecipientEvent {
+                event: e.event.clone(),
+                at: sealpost_audit::rfc3339_micros(e.at_micros),
+                detail: Some(serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null)),
             }));
-            json!({
-                "id": r.id.to_string(),
-                "address": address,
-                "state": r.state,
-                "attempts": r.attempts,
-                "method": r.method,
-                "tls_version": r.tls_version,
-                "tls_cipher": r.tls_cipher,
-                "last_code": r.last_code,
-                "events": history,
-            })
+            RecipientState {
+                id: r.id.to_string(),
+                address,
+                state: r.state.clone(),
+                attempts: r.attempts,
+                method: r.method.clone(),
+                tls_version: r.tls_version.clone(),
+                tls_cipher: r.tls_cipher.clone(),
+                last_code: r.last_code,
+                events: history,
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "id": m.record.id.to_string(),
-        "state": m.record.state,
-        "created_at": at,
-        "source": m.record.source.as_str(),
-        "category": m.record.category.as_str(),
-        "size": m.record.size,
-        "sha256": m.meta.sha256,
-        "recipients": recipients,
-        "retention": retention,
-    }))
+    Ok(Json(MessageState {
+        id: m.record.id.to_string(),
+        state: m.record.state.clone(),
+        created_at: Some(at),
+        source: Some(m.record.source.as_str().to_owned()),
+        category: Some(m.record.category.into()),
+        size: Some(m.record.size),
+        sha256: Some(m.meta.sha256.clone()),
+        recipients: Some(recipients),
+        retention,
+    })
     .into_response())
 }
 
-/// `GET /v1/messages/{id}/raw`: the original bytes (admin scope).
-pub async fn raw(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// `GET /v1/messages/{id}`: a message's state. Fields other than `id`,
+/// `state` and `retention` are absent once the message is disposed of.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageState {
+    /// The message's id.
+    pub id: String,
+    /// `accepted`, `delivered`, … or `disposed`.
+    pub state: String,
+    /// When it was accepted (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// How it came in (`api`, `api-raw`, `smtp`, `import`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Its category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<CategoryName>,
+    /// Its size in octets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// SHA-256 of its bytes, lowercase hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// One entry per recipient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<Vec<RecipientState>>,
+    /// Its retention.
+    pub retention: RetentionBody,
+}
+
+/// One recipient's delivery state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecipientState {
+    /// The recipient's id.
+    pub id: String,
+    /// The address.
+    pub address: Option<String>,
+    /// `queued`, `delivered`, `deferred`, `failed`, `portal`, …
+    pub state: String,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// How it was delivered (`tls`, `pgp`, `smime`, `portal`).
+    pub method: Option<String>,
+    /// The TLS version of the delivery.
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite of the delivery.
+    pub tls_cipher: Option<String>,
+    /// The last SMTP reply code.
+    pub last_code: Option<i64>,
+    /// What happened, oldest first (the first is `accepted`).
+    pub events: Vec<RecipientEvent>,
+}
+
+/// One event of a recipient.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecipientEvent {
+    /// What happened.
+    pub event: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The event's details (ids, codes, counts: no content).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
+}
+
+/// A message's original bytes.
+///
+/// The read is audited.
+#[utoipa::path(
+    get, path = "/v1/messages/{id}/raw", operation_id = "message_raw", tag = "messages",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The message's id")),
+    responses((status = 200, description = "The message as stored", body = Vec<u8>, content_type = "message/rfc822"))
+)]
+pub async fn raw(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let id = parse_id(&id)?;
     let m = app.open_message(p.tenant(), &id, p.actor(), true).await.map_err(not_found_or_internal)?;

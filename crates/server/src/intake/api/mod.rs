@@ -4,16 +4,25 @@
 //! (streamed export packages, R-AR-6).
 //! Every call carries `Authorization: Bearer <api key>`; every query is
 //! scoped to the key's tenant.
+//!
+//! Each handler module holds its request and response types (the API's
+//! own, converted to and from the domains' types and never stored);
+//! `error.rs` the one error body, `extract.rs` axum's extractors with that
+//! body, `openapi.rs` the OpenAPI document generated from the handlers and
+//! their types, served at `GET /v1/openapi.json`.
 
 mod access_requests;
 mod build;
 mod caller;
 mod error;
 mod exports;
+mod extract;
 mod health;
 mod holds;
 mod keys;
+mod line_ends;
 mod messages;
+pub mod openapi;
 mod portal;
 pub(crate) mod prometheus;
 mod request;
@@ -28,12 +37,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::App;
 
@@ -43,41 +55,59 @@ pub use error::{ApiError, parse_json};
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
+/// The documented routes: each `routes!` puts a handler in the router and
+/// its `#[utoipa::path]` (path, method, scopes, bodies) in the document.
+fn documented() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(messages::send))
+        .routes(routes!(messages::send_batch))
+        .routes(routes!(messages::send_raw))
+        .routes(routes!(messages::state))
+        .routes(routes!(messages::raw))
+        .routes(routes!(keys::add, keys::list))
+        .routes(routes!(keys::remove))
+        .routes(routes!(webhooks::add, webhooks::list))
+        .routes(routes!(webhooks::remove))
+        .routes(routes!(settings::get, settings::put))
+        .routes(routes!(search::search))
+        .routes(routes!(retention::get_policy, retention::put_policy))
+        .routes(routes!(retention::run))
+        .routes(routes!(retention::review_list))
+        .routes(routes!(retention::review_approve))
+        .routes(routes!(retention::review_extend))
+        .routes(routes!(holds::create, holds::list))
+        .routes(routes!(holds::release))
+        .routes(routes!(holds::approve_release))
+        .routes(routes!(access_requests::create, access_requests::list))
+        .routes(routes!(access_requests::get))
+        .routes(routes!(access_requests::search))
+        .routes(routes!(exports::create))
+        .routes(routes!(exports::get))
+        .routes(routes!(exports::manifest))
+        .routes(routes!(portal::pickup))
+        .routes(routes!(openapi::document))
+        .routes(routes!(health::livez))
+        .routes(routes!(health::readyz))
+        .routes(routes!(prometheus::metrics))
+}
+
+/// The API's OpenAPI 3.1 document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = documented().into_openapi();
+    openapi::complete(&mut doc);
+    doc
+}
+
 /// The API routes.
 pub fn router(app: Arc<App>) -> Router {
     // Base64 grows bodies by 4/3; a batch may hold many messages.
     let body_limit = (app.cfg.limits.max_message_size * 2).max(64 * 1024 * 1024);
-    Router::new()
-        .route("/v1/messages", post(messages::send))
-        .route("/v1/messages/batch", post(messages::send_batch))
-        .route("/v1/messages/raw", post(messages::send_raw))
-        .route("/v1/messages/{id}", get(messages::state))
-        .route("/v1/messages/{id}/raw", get(messages::raw))
-        .route("/v1/recipient-keys", post(keys::add).get(keys::list))
-        .route("/v1/recipient-keys/{id}", delete(keys::remove))
-        .route("/v1/webhooks", post(webhooks::add).get(webhooks::list))
-        .route("/v1/webhooks/{id}", delete(webhooks::remove))
-        .route("/v1/settings", get(settings::get).put(settings::put))
-        .route("/v1/search", get(search::search))
-        .route("/v1/retention/policy", get(retention::get_policy).put(retention::put_policy))
-        .route("/v1/retention/run", post(retention::run))
-        .route("/v1/retention/review", get(retention::review_list))
-        .route("/v1/retention/review/{id}/approve", post(retention::review_approve))
-        .route("/v1/retention/review/{id}/extend", post(retention::review_extend))
-        .route("/v1/holds", post(holds::create).get(holds::list))
-        .route("/v1/holds/{id}/release", post(holds::release))
-        .route("/v1/holds/{id}/approve-release", post(holds::approve_release))
-        .route("/v1/access-requests", post(access_requests::create).get(access_requests::list))
-        .route("/v1/access-requests/{id}", get(access_requests::get))
-        .route("/v1/access-requests/{id}/search", post(access_requests::search))
-        .route("/v1/exports", post(exports::create))
-        .route("/v1/exports/{id}", get(exports::get))
-        .route("/v1/exports/{id}/manifest", get(exports::manifest))
-        .route("/p/{token}", get(portal::pickup))
+    let (router, _) = documented().split_for_parts();
+    // Plain-text routes: each is documented in `openapi::TEXT_ENDPOINTS`.
+    router
         .route("/healthz", get(|| async { "ok" }))
-        .route("/livez", get(health::livez))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(prometheus::metrics))
+        .method_not_allowed_fallback(error::wrong_method)
+        .fallback(error::no_route)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(app)
 }

@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sealpost_model::now_micros;
 
+use super::error::ErrorBody;
+use super::extract::ApiPath;
 use crate::app::App;
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
@@ -29,8 +31,20 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
         .into_response()
 }
 
-/// `GET /p/{token}`.
-pub async fn pickup(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+/// The portal link a recipient got by mail (no API key: the token is the credential).
+///
+/// An HTML page with no PHI; for now it says the portal is not yet available.
+#[utoipa::path(
+    get, path = "/p/{token}", operation_id = "portal_pickup", tag = "portal",
+    params(("token" = String, Path, description = "The link's token")),
+    responses(
+        (status = 200, description = "A valid link", body = String, content_type = "text/html"),
+        (status = 404, description = "An unknown or expired link (HTML), or no such route (JSON)",
+            content((String = "text/html"), (ErrorBody = "application/json"))),
+        (status = 503, description = "The portal is temporarily unavailable", body = String, content_type = "text/html"),
+    )
+)]
+pub async fn pickup(State(app): State<Arc<App>>, ApiPath(token): ApiPath<String>) -> Response {
     let hash = sealpost_crypto::sha256(token.as_bytes());
     match app.store.pickup(&hash).await {
         Ok(Some(p)) if p.expires_at > now_micros() => page(

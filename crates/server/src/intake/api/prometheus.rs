@@ -20,6 +20,14 @@ use crate::telemetry;
 
 /// The HTTPS route: 404 when `[metrics] api = false`, else 401/403 without
 /// an admin key.
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "meta",
+    security(("api_key" = ["admin"])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format (version 0.0.4)", body = String, content_type = "text/plain"),
+        (status = 404, description = "`[metrics] api = false`: served on the loopback listener only", body = crate::intake::api::error::ErrorBody)
+    )
+)]
 pub async fn metrics(State(app): State<Arc<App>>, caller: Result<Caller, ApiError>) -> Result<Response, ApiError> {
     if !app.cfg.metrics.api {
         return Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route"));

@@ -3,13 +3,14 @@
 
 use base64::Engine;
 use sealpost_model::{Category, EmailAddress};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::ApiError;
 use crate::config::PolicyMode;
 
 /// An address as `"a@b.org"` or `{"email": "a@b.org", "name": "A"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum AddressField {
     /// Bare address.
@@ -25,7 +26,7 @@ pub enum AddressField {
 }
 
 /// One or several addresses.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum AddressList {
     /// A single address.
@@ -50,7 +51,7 @@ impl AddressList {
 }
 
 /// An attachment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentField {
     /// File name.
@@ -63,7 +64,7 @@ pub struct AttachmentField {
 }
 
 /// `POST /v1/messages` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
     /// Sender.
@@ -97,12 +98,15 @@ pub struct MessageRequest {
     pub template_id: Option<String>,
     /// Template variables.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub variables: Option<serde_json::Value>,
     /// `transactional` or `marketing`; default: the tenant's category rules, else transactional.
     #[serde(default)]
+    #[schema(value_type = Option<CategoryName>)]
     pub category: Option<String>,
     /// This message's delivery policy (R-DL-2), overriding the tenant's.
     #[serde(default)]
+    #[schema(value_type = Option<PolicyName>)]
     pub policy: Option<String>,
     /// REQUIRETLS semantics (RFC 8689) for this message.
     #[serde(default)]
@@ -112,11 +116,12 @@ pub struct MessageRequest {
     pub tags: Vec<String>,
     /// Free metadata (sealed).
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `POST /v1/messages/batch` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The messages.
@@ -124,24 +129,106 @@ pub struct BatchRequest {
 }
 
 /// `POST /v1/messages/raw` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRequest {
     /// Envelope sender.
     pub from: String,
     /// Envelope recipients.
     pub to: Vec<String>,
-    /// The RFC 5322 message, base64.
+    /// The RFC 5322 message, base64. Line ends are CRLF, or LF throughout
+    /// (stored as CRLF); a mix of the two, or a bare CR, is refused.
+    #[schema(content_encoding = "base64")]
     pub raw: String,
     /// Category; default from `X-Sealpost-Category`, then the tenant's rules, else transactional.
     #[serde(default)]
+    #[schema(value_type = Option<CategoryName>)]
     pub category: Option<String>,
     /// Delivery policy; default from `X-Sealpost-Policy`, else the tenant's.
     #[serde(default)]
+    #[schema(value_type = Option<PolicyName>)]
     pub policy: Option<String>,
     /// REQUIRETLS semantics (RFC 8689) for this message.
     #[serde(default)]
     pub require_tls: bool,
+}
+
+/// A message category, as the API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CategoryName {
+    /// Appointment reminders, results, bills: the default.
+    Transactional,
+    /// Mail that needs a marketing authorization.
+    Marketing,
+}
+
+impl From<Category> for CategoryName {
+    fn from(c: Category) -> Self {
+        match c {
+            Category::Transactional => CategoryName::Transactional,
+            Category::Marketing => CategoryName::Marketing,
+        }
+    }
+}
+
+impl From<CategoryName> for Category {
+    fn from(c: CategoryName) -> Self {
+        match c {
+            CategoryName::Transactional => Category::Transactional,
+            CategoryName::Marketing => Category::Marketing,
+        }
+    }
+}
+
+/// A delivery policy mode (R-DL-2), as the API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyName {
+    /// Strongest available; verified TLS is enough; else the portal.
+    TlsPreferred,
+    /// Only over verified TLS; otherwise fail without sending.
+    TlsExclusive,
+    /// Always hold for the portal and notify.
+    PortalAlways,
+    /// Never TLS alone: PGP, S/MIME or the portal.
+    EncryptAlways,
+}
+
+impl From<PolicyMode> for PolicyName {
+    fn from(p: PolicyMode) -> Self {
+        match p {
+            PolicyMode::TlsPreferred => PolicyName::TlsPreferred,
+            PolicyMode::TlsExclusive => PolicyName::TlsExclusive,
+            PolicyMode::PortalAlways => PolicyName::PortalAlways,
+            PolicyMode::EncryptAlways => PolicyName::EncryptAlways,
+        }
+    }
+}
+
+impl From<PolicyName> for PolicyMode {
+    fn from(p: PolicyName) -> Self {
+        match p {
+            PolicyName::TlsPreferred => PolicyMode::TlsPreferred,
+            PolicyName::TlsExclusive => PolicyMode::TlsExclusive,
+            PolicyName::PortalAlways => PolicyMode::PortalAlways,
+            PolicyName::EncryptAlways => PolicyMode::EncryptAlways,
+        }
+    }
+}
+
+/// `{"id": …}`: the id of an accepted message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// The message's id.
+    pub id: String,
+}
+
+/// The ids of an accepted batch, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedBatch {
+    /// One per message.
+    pub messages: Vec<Accepted>,
 }
 
 /// A parsed address with an optional display name.

@@ -8,39 +8,108 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sealpost_model::{MessageId, Scope, now_micros};
 use sealpost_retention::Policy;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::caller::Caller;
+use super::error::ErrorBody;
+use super::extract::{ApiPath, Body};
 use super::holds::archive_error;
 use super::{ApiError, parse_json};
 use crate::ServerError;
 use crate::app::App;
-use crate::archive::disposal::RunOptions;
-use crate::archive::retention::{date_micros, parse_date};
+use crate::archive::disposal::{RunOptions, RunReport};
+use crate::archive::retention::{RetentionView, date_micros, parse_date};
+use crate::archive::review::ReviewItem;
 
-/// `GET /v1/retention/policy`: `{"version": n, "policy": {...}}`.
+/// A message's retention: dates, a rule id and fixed words, no PHI.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RetentionBody {
+    /// `YYYY-MM-DD`, `indefinite`, or null when not evaluated yet.
+    pub until: Option<String>,
+    /// The deciding rule (`state-XX` for the state table).
+    pub rule: Option<String>,
+    /// `dispose` or `review`.
+    pub action: Option<String>,
+    /// "rule hipaa-documentation, until 2032-11-23".
+    pub explanation: String,
+    /// A reviewer postponed disposal until this date.
+    pub extended_until: Option<String>,
+    /// When the message was disposed of (RFC 3339).
+    pub disposed_at: Option<String>,
+}
+
+impl From<RetentionView> for RetentionBody {
+    fn from(v: RetentionView) -> Self {
+        RetentionBody {
+            until: v.until,
+            rule: v.rule,
+            action: v.action,
+            explanation: v.explanation,
+            extended_until: v.extended_until,
+            disposed_at: v.disposed_at,
+        }
+    }
+}
+
+/// The tenant's retention policy and its version (0: the built-in default).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyDocument {
+    /// Moves by one at every change.
+    pub version: i64,
+    /// The rules (see docs/design/retention.md for the rule language).
+    #[schema(value_type = Object)]
+    pub policy: Policy,
+}
+
+/// The version a change made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyVersion {
+    /// The new version.
+    pub version: i64,
+}
+
+/// The policy as `PUT` takes it (parsed by `sealpost_retention::Policy`;
+/// the rule language is in docs/design/retention.md).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documentation only: the body is parsed as `Policy`
+pub struct PolicyBody {
+    /// The rules, in order (order only breaks ties: the longest retention wins).
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    rules: Vec<serde_json::Value>,
+}
+
+/// The tenant's retention policy.
+#[utoipa::path(
+    get, path = "/v1/retention/policy", operation_id = "get_retention_policy", tag = "retention",
+    security(("api_key" = ["admin"])),
+    responses((status = 200, description = "The policy", body = PolicyDocument))
+)]
 pub async fn get_policy(State(app): State<Arc<App>>, caller: Caller) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let policy = app.retention_policy(p.tenant()).await.map_err(ApiError::internal)?;
-    Ok(Json(policy).into_response())
+    Ok(Json(PolicyDocument { version: policy.version, policy: policy.policy }).into_response())
 }
 
-/// `PUT /v1/retention/policy`: the whole policy; answers the new version.
-pub async fn put_policy(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+/// Replaces the retention policy (the whole policy); answers the new version.
+#[utoipa::path(
+    put, path = "/v1/retention/policy", operation_id = "put_retention_policy", tag = "retention",
+    security(("api_key" = ["admin"])),
+    request_body = PolicyBody,
+    responses((status = 200, description = "Saved", body = PolicyVersion))
+)]
+pub async fn put_policy(State(app): State<Arc<App>>, caller: Caller, Body(body): Body) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let policy: Policy = parse_json(&body)?;
     match app.put_retention_policy(p.tenant(), p.actor(), policy).await {
-        Ok(version) => Ok(Json(json!({ "version": version })).into_response()),
-        Err(ServerError::Invalid(m)) => Err(ApiError::invalid("invalid_policy", "rules", m)),
+        Ok(version) => Ok(Json(PolicyVersion { version }).into_response()),
+        Err(ServerError::Invalid(e)) => Err(ApiError::input("invalid_policy", e)),
         Err(e) => Err(ApiError::internal(e)),
     }
 }
@@ -54,61 +123,185 @@ fn now_from(text: Option<&str>, field: &str) -> Result<i64, ApiError> {
     }
 }
 
-/// `POST /v1/retention/run` body.
-#[derive(Deserialize, Default)]
+/// `POST /v1/retention/run` body (may be empty).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
+    /// Report what would be disposed of, dispose of nothing.
     #[serde(default)]
     dry_run: bool,
+    /// Run as of this day (`YYYY-MM-DD`); default now.
     #[serde(default)]
     now: Option<String>,
 }
 
-/// `POST /v1/retention/run`: one run for the caller's tenant; the report.
-pub async fn run(State(app): State<Arc<App>>, caller: Caller, body: axum::body::Bytes) -> Result<Response, ApiError> {
-    let p = caller.require(Scope::Admin)?;
-    let req: RunRequest = if body.is_empty() { RunRequest::default() } else { parse_json(&body)? };
-    let opts = RunOptions { now: now_from(req.now.as_deref(), "now")?, dry_run: req.dry_run, actor: p.actor() };
-    let report = app.run_retention(p.tenant(), &opts).await.map_err(archive_error)?;
-    Ok(Json(report).into_response())
+/// What a run did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunReportBody {
+    /// Messages (re-)evaluated first.
+    pub evaluation: EvaluationBody,
+    /// Disposed of (or, in a dry run, that would be): message ids.
+    pub disposed: Vec<String>,
+    /// Expired but preserved by a hold: `[message id, hold id]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub held: Vec<(String, String)>,
+    /// Expired `review` messages waiting in the disposition queue.
+    pub awaiting_review: Vec<String>,
+    /// Messages that failed (left in place).
+    pub failed: usize,
+    /// A dry run.
+    pub dry_run: bool,
 }
 
-/// `GET /v1/retention/review`.
+/// The evaluation pass of a run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluationBody {
+    /// Messages (re-)evaluated.
+    pub evaluated: usize,
+    /// Messages that could not be opened (left unevaluated: never disposed).
+    pub failed: usize,
+}
+
+impl From<RunReport> for RunReportBody {
+    fn from(r: RunReport) -> Self {
+        RunReportBody {
+            evaluation: EvaluationBody { evaluated: r.evaluation.evaluated, failed: r.evaluation.failed },
+            disposed: r.disposed,
+            held: r.held,
+            awaiting_review: r.awaiting_review,
+            failed: r.failed,
+            dry_run: r.dry_run,
+        }
+    }
+}
+
+/// Runs retention for the caller's tenant now; answers the report.
+#[utoipa::path(
+    post, path = "/v1/retention/run", operation_id = "run_retention", tag = "retention",
+    security(("api_key" = ["admin"])),
+    request_body(content = Option<RunRequest>, description = "Optional; an empty body is a real run as of now"),
+    responses(
+        (status = 200, description = "The run's report", body = RunReportBody),
+        (status = 503, description = "A keyword rule needs the search index, which is not available", body = ErrorBody),
+    )
+)]
+pub async fn run(State(app): State<Arc<App>>, caller: Caller, Body(body): Body) -> Result<Response, ApiError> {
+    let p = caller.require(Scope::Admin)?;
+    // No body, or `null`, is a real run as of now.
+    let req: RunRequest = if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
+        RunRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let opts = RunOptions { now: now_from(req.now.as_deref(), "now")?, dry_run: req.dry_run, actor: p.actor() };
+    let report = app.run_retention(p.tenant(), &opts).await.map_err(archive_error)?;
+    Ok(Json(RunReportBody::from(report)).into_response())
+}
+
+/// One message waiting for review.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewItemBody {
+    /// The message's id.
+    pub id: String,
+    /// Its date, `YYYY-MM-DD`.
+    pub message_date: Option<String>,
+    /// Its category.
+    pub category: String,
+    /// Its retention.
+    pub retention: RetentionBody,
+}
+
+impl From<ReviewItem> for ReviewItemBody {
+    fn from(r: ReviewItem) -> Self {
+        ReviewItemBody {
+            id: r.id,
+            message_date: r.message_date,
+            category: r.category.to_owned(),
+            retention: r.retention.into(),
+        }
+    }
+}
+
+/// `GET /v1/retention/review` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewQueue {
+    /// Expired messages whose rule says `review`, by id.
+    pub messages: Vec<ReviewItemBody>,
+}
+
+/// The disposition queue: expired messages waiting for a person's decision.
+#[utoipa::path(
+    get, path = "/v1/retention/review", operation_id = "review_queue", tag = "retention",
+    security(("api_key" = ["admin"])),
+    responses((status = 200, description = "The queue", body = ReviewQueue))
+)]
 pub async fn review_list(State(app): State<Arc<App>>, caller: Caller) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let items = app.review_queue(p.tenant(), now_micros()).await.map_err(archive_error)?;
-    Ok(Json(json!({ "messages": items })).into_response())
+    Ok(Json(ReviewQueue { messages: items.into_iter().map(ReviewItemBody::from).collect() }).into_response())
 }
 
 fn message_id(id: &str) -> Result<MessageId, ApiError> {
     MessageId::parse(id).map_err(|_| ApiError::not_found())
 }
 
-/// `POST /v1/retention/review/{id}/approve`: disposes of the message now (unless held).
+/// A message's id and its new state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewDisposed {
+    /// The message's id.
+    pub id: String,
+    /// `disposed`.
+    pub state: String,
+}
+
+/// Approves disposal of a message in the queue: disposes of it now (unless held).
+#[utoipa::path(
+    post, path = "/v1/retention/review/{id}/approve", operation_id = "approve_review", tag = "retention",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The message's id")),
+    responses((status = 200, description = "Disposed of", body = ReviewDisposed))
+)]
 pub async fn review_approve(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let id = message_id(&id)?;
     app.approve_review(p.tenant(), &id, p.actor(), now_micros()).await.map_err(archive_error)?;
-    Ok(Json(json!({ "id": id.to_string(), "state": "disposed" })).into_response())
+    Ok(Json(ReviewDisposed { id: id.to_string(), state: "disposed".into() }).into_response())
 }
 
 /// `POST /v1/retention/review/{id}/extend` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
+    /// Keep the message until this day, `YYYY-MM-DD` (after today).
     until: String,
 }
 
-/// `POST /v1/retention/review/{id}/extend`.
+/// A message kept longer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewExtended {
+    /// The message's id.
+    pub id: String,
+    /// Kept until this day.
+    pub extended_until: String,
+}
+
+/// Keeps a message in the queue longer.
+#[utoipa::path(
+    post, path = "/v1/retention/review/{id}/extend", operation_id = "extend_review", tag = "retention",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The message's id")),
+    request_body = ExtendRequest,
+    responses((status = 200, description = "Kept longer", body = ReviewExtended))
+)]
 pub async fn review_extend(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
+    ApiPath(id): ApiPath<String>,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let id = message_id(&id)?;
@@ -116,5 +309,5 @@ pub async fn review_extend(
     let until =
         parse_date(&req.until).ok_or_else(|| ApiError::invalid("invalid_date", "until", "expected YYYY-MM-DD"))?;
     app.extend_review(p.tenant(), &id, until, p.actor(), now_micros()).await.map_err(archive_error)?;
-    Ok(Json(json!({ "id": id.to_string(), "extended_until": req.until })).into_response())
+    Ok(Json(ReviewExtended { id: id.to_string(), extended_until: req.until }).into_response())
 }

@@ -5,50 +5,100 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sealpost_model::{RecipientId, Scope};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::caller::Caller;
+use super::extract::{ApiPath, Body};
 use super::{ApiError, parse_json};
 use crate::ServerError;
 use crate::app::App;
 
 /// `POST /v1/webhooks` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddWebhook {
     /// Endpoint: `https://…`, or `http://` to a loopback address.
     pub url: String,
 }
 
-/// `POST /v1/webhooks`.
-pub async fn add(State(app): State<Arc<App>>, caller: Caller, body: axum::body::Bytes) -> Result<Response, ApiError> {
+/// A new endpoint, with its signing secret (shown only here).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookCreated {
+    /// The endpoint's id.
+    pub id: String,
+    /// Its URL.
+    pub url: String,
+    /// The Standard Webhooks signing secret (`whsec_…`).
+    pub secret: String,
+}
+
+/// One endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookItem {
+    /// The endpoint's id.
+    pub id: String,
+    /// Its URL.
+    pub url: String,
+}
+
+/// `GET /v1/webhooks` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    /// The tenant's endpoints.
+    pub webhooks: Vec<WebhookItem>,
+}
+
+/// Adds a webhook endpoint; its signing secret is shown once.
+#[utoipa::path(
+    post, path = "/v1/webhooks", operation_id = "add_webhook", tag = "webhooks",
+    security(("api_key" = ["admin"])),
+    request_body = AddWebhook,
+    responses((status = 201, description = "Added", body = WebhookCreated))
+)]
+pub async fn add(State(app): State<Arc<App>>, caller: Caller, Body(body): Body) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let req: AddWebhook = parse_json(&body)?;
     match app.create_webhook(p.tenant(), &req.url, p.actor()).await {
-        Ok((id, secret)) => {
-            Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "url": req.url, "secret": secret})))
-                .into_response())
-        }
+        Ok((id, secret)) => Ok((
+            StatusCode::CREATED,
+            Json(WebhookCreated { id: id.to_string(), url: req.url, secret: secret.to_string() }),
+        )
+            .into_response()),
         Err(ServerError::State(msg)) => Err(ApiError::invalid("invalid_url", "url", msg)),
         Err(e) => Err(ApiError::internal(e)),
     }
 }
 
-/// `GET /v1/webhooks`.
+/// Lists the tenant's webhook endpoints.
+#[utoipa::path(
+    get, path = "/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks",
+    security(("api_key" = ["admin"])),
+    responses((status = 200, description = "The endpoints", body = WebhookList))
+)]
 pub async fn list(State(app): State<Arc<App>>, caller: Caller) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let hooks = app.store.webhooks(p.tenant()).await.map_err(ApiError::internal)?;
-    let items: Vec<_> = hooks.iter().map(|h| json!({"id": h.id.to_string(), "url": h.url})).collect();
-    Ok(Json(json!({ "webhooks": items })).into_response())
+    let webhooks = hooks.iter().map(|h| WebhookItem { id: h.id.to_string(), url: h.url.clone() }).collect();
+    Ok(Json(WebhookList { webhooks }).into_response())
 }
 
-/// `DELETE /v1/webhooks/{id}`.
-pub async fn remove(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// Removes a webhook endpoint.
+#[utoipa::path(
+    delete, path = "/v1/webhooks/{id}", operation_id = "remove_webhook", tag = "webhooks",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The endpoint's id")),
+    responses((status = 204, description = "Removed"))
+)]
+pub async fn remove(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Admin)?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such webhook");
     let id = RecipientId::parse(&id).map_err(|_| not_found())?;
