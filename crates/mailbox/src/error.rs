@@ -29,6 +29,17 @@ pub enum MailboxError {
         /// The path given.
         path: PathBuf,
     },
+    /// The tree holds a symbolic link. Import reads only what lies in the
+    /// tree it was given: a link could point anywhere the server can read
+    /// (its own keys included), so a tree with one is refused whole,
+    /// before anything is read.
+    #[error(
+        "{path} is a symbolic link: import reads only regular files inside the tree it is given; replace the link with the file it points to"
+    )]
+    SymbolicLink {
+        /// The link.
+        path: PathBuf,
+    },
     /// A message is larger than the reader's limit; it was skipped and
     /// reading goes on with the next one.
     #[error("message at {location} is larger than the limit of {limit} bytes")]

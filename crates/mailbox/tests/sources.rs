@@ -99,3 +99,41 @@ fn detect_recognizes_mbox_files_and_refuses_others() {
 
     assert!(matches!(read::detect(dir.path().join("missing")), Err(MailboxError::Io { .. })));
 }
+
+/// Issue 13.11: a symbolic link in an import tree could lead anywhere the
+/// server can read (its own key files): the tree is refused whole, naming
+/// the link, before any message is read.
+#[test]
+fn symbolic_links_in_an_import_tree_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("outside/root.key");
+    write(&secret, b"Subject: not yours\n\nkey material\n");
+
+    // An .eml tree with a linked file, and one with a linked directory.
+    let eml = dir.path().join("eml");
+    write(&eml.join("a/one.eml"), b"Subject: one\n\n");
+    std::os::unix::fs::symlink(&secret, eml.join("a/two.eml")).unwrap();
+    let err = read::open(&read::detect(&eml).unwrap()).err().expect("refused");
+    assert!(matches!(&err, MailboxError::SymbolicLink { path } if path.ends_with("a/two.eml")), "{err}");
+    let eml_dir = dir.path().join("eml-dir");
+    write(&eml_dir.join("one.eml"), b"Subject: one\n\n");
+    std::os::unix::fs::symlink(secret.parent().unwrap(), eml_dir.join("linked")).unwrap();
+    assert!(matches!(read::open(&read::detect(&eml_dir).unwrap()), Err(MailboxError::SymbolicLink { .. })));
+
+    // A Maildir with a linked message, and one whose cur/ is a link.
+    let maildir = dir.path().join("Mail");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    write(&maildir.join("cur/1700000000.M0.host:2,"), b"Subject: mine\n\n");
+    std::os::unix::fs::symlink(&secret, maildir.join("new/1700000001.M1.host")).unwrap();
+    let err = read::open(&read::detect(&maildir).unwrap()).err().expect("refused");
+    assert!(matches!(&err, MailboxError::SymbolicLink { .. }), "{err}");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    let linked_cur = dir.path().join("Mail2");
+    for sub in ["new", "tmp"] {
+        fs::create_dir_all(linked_cur.join(sub)).unwrap();
+    }
+    std::os::unix::fs::symlink(secret.parent().unwrap(), linked_cur.join("cur")).unwrap();
+    assert!(matches!(read::open(&read::detect(&linked_cur).unwrap()), Err(MailboxError::SymbolicLink { .. })));
+}

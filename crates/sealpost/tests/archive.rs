@@ -352,3 +352,53 @@ fn import_export(backend: Backend) {
     assert_eq!(server.count_action("import.completed"), 4);
     assert_eq!(server.audit_verify().0, 0);
 }
+
+/// Issue 13.2: a message the indexer cannot load (here its blob is out of
+/// reach) is not marked indexed — that would hide it for good from search,
+/// exports, access requests and query-scoped holds. It is retried with
+/// backoff, `sealpost status` reports it, and it is found once readable.
+#[test]
+fn a_message_the_indexer_cannot_load_is_retried_not_lost() {
+    let mut server = Server::start(Backend::Embedded);
+    server.stop();
+    let mbox = server.data_dir().join("retry.mbox");
+    let mut text_mbox = String::new();
+    for i in 0..2 {
+        text_mbox.push_str(&format!(
+            "From records@example.org Mon Jan  5 09:00:00 2015\nFrom: records@example.org\nTo: p{i}@example.net\n\
+             Subject: Retry me {i}\nDate: Mon, 05 Jan 2015 09:00:0{i} +0000\nMessage-ID: <retry-{i}@example.org>\n\n\
+             Body {i}\n\n"
+        ));
+    }
+    std::fs::write(&mbox, text_mbox).expect("mbox");
+    let out = server.cli(&["import", mbox.to_str().expect("path")]);
+    assert!(out.status.success(), "import: {}", common::text(&out));
+    let (blobs, away) = (server.data_dir().join("blobs"), server.data_dir().join("blobs.away"));
+    std::fs::rename(&blobs, &away).expect("hide the blobs");
+
+    server.start_again();
+    common::wait_until(Duration::from_secs(60), "a failed load", || {
+        server.sql_scalar("SELECT count(*) FROM messages WHERE index_attempts > 0") == 2
+    });
+    assert_eq!(server.sql_scalar("SELECT count(*) FROM messages WHERE indexed = 0"), 2, "marked indexed unread");
+    let out = server.cli(&["status"]);
+    assert!(out.status.success(), "status: {}", common::text(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert_eq!(
+        (&status["index"]["unindexed"], &status["index"]["retrying_after_failed_load"]),
+        (&json!(2), &json!(2)),
+        "{status}"
+    );
+    server.stop();
+
+    let _ = std::fs::remove_dir_all(&blobs);
+    std::fs::rename(&away, &blobs).expect("restore the blobs");
+    server.start_again();
+    common::wait_until(Duration::from_secs(90), "indexed after the retry", || {
+        let (_, body) = server.get("/v1/search?q=subject%3Aretry", &server.api_key);
+        serde_json::from_slice::<Value>(&body).is_ok_and(|v| v["total"] == 2)
+    });
+    let out = server.cli(&["status"]);
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert_eq!(status["index"]["unindexed"], 0, "{status}");
+}

@@ -342,3 +342,63 @@ fn lockout_after_repeated_failures() {
     let (ok, t) = swaks_auth(port, "apikey", &key);
     assert!(ok && queued_id_in(&t).is_some(), "right key still refused after the lockout window:\n{t}");
 }
+
+/// Issue 13.6: every API-key SMTP login uses the user name `apikey`; counting
+/// failures by that name let a few bad attempts from anywhere lock every
+/// tenant out. Failures count by key id and client address: bad keys from
+/// one address lock that address (and a guessed key id), not other clients.
+#[test]
+fn bad_api_keys_from_one_client_do_not_lock_out_the_others() {
+    let server = Server::start_with(Backend::Embedded, Opts { max_failures: 3, ..Opts::default() });
+    let port = server.ports.implicit;
+    let other_tenant_key = server.create_api_key("default", "send");
+    let wrong = format!("{}x", &other_tenant_key[..other_tenant_key.len() - 1]);
+    // Connect to the listener (127.0.0.1) from another loopback address.
+    let attacker = format!("127.0.0.1:{port}");
+    for attempt in [wrong.as_str(), "sp_nonsense", wrong.as_str(), wrong.as_str()] {
+        let (ok, t) = swaks(&[
+            "--server",
+            &attacker,
+            "--local-interface",
+            "127.0.0.2",
+            "--tlsc",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "apikey",
+            "--auth-password",
+            attempt,
+            "--from",
+            "clinic@example.org",
+            "--to",
+            "patient@example.net",
+            "--body",
+            "guess",
+        ]);
+        assert!(!ok && t.contains("535"), "a wrong key was not refused:\n{t}");
+    }
+    // The attacking address is locked out, even with a right key...
+    let (ok, t) = swaks(&[
+        "--server",
+        &attacker,
+        "--local-interface",
+        "127.0.0.2",
+        "--tlsc",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "apikey",
+        "--auth-password",
+        &server.api_key,
+        "--from",
+        "clinic@example.org",
+        "--to",
+        "patient@example.net",
+        "--body",
+        "guess",
+    ]);
+    assert!(!ok && t.contains("535"), "the attacking address was not locked out:\n{t}");
+    // ...but another client's key works from its own address.
+    let (ok, t) = swaks_auth(port, "apikey", &server.api_key);
+    assert!(ok && queued_id_in(&t).is_some(), "one client's bad keys locked out another:\n{t}");
+}

@@ -152,8 +152,16 @@ impl App {
     /// Authenticates a user name and password, or `apikey` and a key, from
     /// `client`. Applies the failure delay and lockout and audits the attempt.
     pub async fn login(&self, username: &str, password: &str, client: IpAddr) -> Result<Principal, AuthFailure> {
-        let name_key = format!("name:{}", username.to_lowercase());
-        let keys = [name_key.clone(), format!("ip:{client}")];
+        // Failures count per client address and per account. Every API-key
+        // login shares the user name `apikey`, so for those the account is
+        // the key id (a malformed key counts against the address only):
+        // counting the shared name would let anyone lock every tenant out.
+        let name_key = if username == "apikey" {
+            parse_api_key(password).map(|(id, _)| format!("key:{id}"))
+        } else {
+            Some(format!("name:{}", username.to_lowercase()))
+        };
+        let keys: Vec<String> = name_key.iter().cloned().chain([format!("ip:{client}")]).collect();
         let auth = &self.cfg.auth;
         if self.guard.is_locked(&keys) {
             let ev = NewEvent::new(system_tenant(), Actor::unknown_login(), Action::LoginLockedOut, Outcome::Failure)
@@ -172,7 +180,9 @@ impl App {
         };
         match found {
             Some(p) => {
-                self.guard.succeed(&name_key);
+                if let Some(k) = &name_key {
+                    self.guard.succeed(k);
+                }
                 let action =
                     if matches!(p, Principal::ApiKey { .. }) { Action::ApiKeyUsed } else { Action::LoginSucceeded };
                 let ev = NewEvent::new(p.tenant().clone(), p.actor(), action, Outcome::Success)

@@ -70,6 +70,9 @@ pub enum Op {
     Pickup(PortalPickup),
     /// These messages are in the search index now.
     MarkIndexed(Vec<MessageId>),
+    /// Messages the indexer could not load (not disposed): left unindexed,
+    /// retried after a backoff that grows with each failure.
+    IndexRetryLater(Vec<MessageId>),
     /// These disposed messages are purged from the search index.
     MarkUnindexed(Vec<MessageId>),
     /// Record a search with its sealed query.
@@ -699,11 +702,26 @@ async fn write_op(
                     .await?;
             }
         }
+        Op::IndexRetryLater(ids) => {
+            // Quadratic backoff from 1 s, at most an hour between attempts.
+            let now = sealpost_model::now_micros();
+            for id in ids {
+                sqlx::query(
+                    "UPDATE messages SET index_attempts = index_attempts + 1, index_retry_at = $1 + \
+                     CASE WHEN index_attempts < 60 THEN (index_attempts + 1) * (index_attempts + 1) * 1000000 \
+                     ELSE 3600000000 END WHERE id = $2 AND indexed = 0",
+                )
+                .bind(now)
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
         Op::MarkIndexed(ids) => {
             // Taken at commit, after the index commit that holds them.
             let at = sealpost_model::now_micros();
             for id in ids {
-                sqlx::query("UPDATE messages SET indexed = 1, indexed_at = $1 WHERE id = $2")
+                sqlx::query("UPDATE messages SET indexed = 1, indexed_at = $1, index_retry_at = NULL WHERE id = $2")
                     .bind(at)
                     .bind(id.to_string())
                     .execute(&mut **tx)

@@ -635,3 +635,14 @@ pub struct ExportRecord {
     /// The package's SHA-256, lowercase hex (complete exports only).
     pub package_sha256: Option<String>,
 }
+
+/// How far the search index is behind the messages (`Store::index_lag`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IndexLag {
+    /// Messages not in the index yet.
+    pub unindexed: i64,
+    /// Of those, how many failed to load at least once and wait for a retry.
+    pub retrying: i64,
+    /// When the oldest of them was accepted (unix micros).
+    pub oldest_created_at: Option<i64>,
+}

@@ -43,6 +43,9 @@ pub(crate) fn list(root: &Path) -> Result<Vec<PathBuf>, MailboxError> {
 /// The regular files of one `cur/` or `new/` directory, sorted, without
 /// dot files (editors' and sync tools' litter, never a Maildir message).
 fn list_messages(dir: &Path) -> Result<Vec<PathBuf>, MailboxError> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(MailboxError::SymbolicLink { path: dir.to_path_buf() });
+    }
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -52,7 +55,12 @@ fn list_messages(dir: &Path) -> Result<Vec<PathBuf>, MailboxError> {
     for entry in entries {
         let entry = entry.map_err(|e| MailboxError::io("list", dir, e))?;
         let path = entry.path();
-        if entry.file_name().as_encoded_bytes().first() != Some(&b'.') && path.is_file() {
+        let file_type = entry.file_type().map_err(|e| MailboxError::io("stat", &path, e))?;
+        if file_type.is_symlink() {
+            // It could lead out of the tree (the server's own key files).
+            return Err(MailboxError::SymbolicLink { path });
+        }
+        if entry.file_name().as_encoded_bytes().first() != Some(&b'.') && file_type.is_file() {
             files.push(path);
         }
     }

@@ -27,6 +27,7 @@ mod retention;
 mod search;
 mod serve;
 mod settings;
+mod status;
 mod tenant;
 mod user;
 
@@ -99,6 +100,10 @@ pub enum Command {
         #[command(subcommand)]
         command: hold::HoldCommand,
     },
+    /// How far background work is behind (JSON): schema version, search
+    /// index lag (and messages waiting for a retry after a failed load),
+    /// delivery queue, webhook backlog.
+    Status,
 }
 
 /// Runs `command`; the exit code.
@@ -120,6 +125,7 @@ pub async fn exec(ctx: &mut Context, command: Command) -> Result<i32> {
         Command::Settings { command } => settings::exec(ctx, command).await,
         Command::Retention { command } => retention::exec(ctx, command).await,
         Command::Hold { command } => hold::exec(ctx, command).await,
+        Command::Status => status::exec(ctx).await,
     }
 }
 

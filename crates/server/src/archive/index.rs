@@ -164,15 +164,31 @@ impl App {
             });
             let mut docs = Vec::with_capacity(ids.len());
             let mut retention = Vec::new();
+            let (mut done, mut retry) = (Vec::with_capacity(ids.len()), Vec::new());
             for id in &ids {
                 let opened = match self.load_message(&tenant, id, true).await {
                     Ok(o) => o,
-                    // Disposed (its key is gone) or unreadable: nothing to index.
                     Err(e) => {
-                        tracing::debug!(message = %id, error = %e, "not indexed");
+                        // Only a confirmed disposal may be skipped. Anything
+                        // else (a storage timeout, an unreadable blob) would
+                        // make the message vanish from search, exports,
+                        // access requests and query-scoped holds: retried
+                        // with backoff, counted in the index lag.
+                        let disposed = match self.store.message_retention(&tenant, id).await {
+                            Ok(Some(r)) => r.disposed_at.is_some(),
+                            Ok(None) => true,
+                            Err(_) => false,
+                        };
+                        if disposed {
+                            done.push(*id);
+                        } else {
+                            tracing::warn!(tenant = %tenant, message = %id, error = %e, "indexing: cannot load; retried later");
+                            retry.push(*id);
+                        }
                         continue;
                     }
                 };
+                done.push(*id);
                 let patients = patients(&opened.meta.metadata);
                 let (category, date) = (opened.record.category.as_str().to_owned(), opened.record.message_date);
                 let classifier = settings.clone();
@@ -200,7 +216,10 @@ impl App {
             .await
             .map_err(|e| ServerError::State(e.to_string()))?
             .map_err(search_err)?;
-            let mut ops = vec![Op::MarkIndexed(ids)];
+            let mut ops = vec![Op::MarkIndexed(done)];
+            if !retry.is_empty() {
+                ops.push(Op::IndexRetryLater(retry));
+            }
             if !retention.is_empty() {
                 ops.push(Op::SetRetention(retention));
             }

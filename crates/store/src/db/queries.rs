@@ -181,11 +181,29 @@ impl Store {
 
     /// Up to `limit` messages not yet in the search index, oldest first.
     pub async fn unindexed(&self, limit: i64) -> Result<Vec<(TenantId, MessageId)>, StoreError> {
-        let rows = sqlx::query("SELECT tenant_id, id FROM messages WHERE indexed = 0 ORDER BY created_at, id LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.db().pool)
-            .await?;
+        // A message whose load failed waits for its retry time (backoff).
+        let rows = sqlx::query(
+            "SELECT tenant_id, id FROM messages WHERE indexed = 0 \
+             AND (index_retry_at IS NULL OR index_retry_at <= $2) ORDER BY created_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .bind(sealpost_model::now_micros())
+        .fetch_all(&self.db().pool)
+        .await?;
         rows.iter().map(tenant_and_message).collect()
+    }
+
+    /// Index lag: live messages not in the search index yet, how many of
+    /// them wait for a retry after a failed load, and the oldest one's
+    /// acceptance time.
+    pub async fn index_lag(&self) -> Result<IndexLag, StoreError> {
+        let row = sqlx::query(
+            "SELECT count(*), COALESCE(SUM(CASE WHEN index_attempts > 0 THEN 1 ELSE 0 END), 0), MIN(created_at) \
+             FROM messages WHERE indexed = 0",
+        )
+        .fetch_one(&self.db().pool)
+        .await?;
+        Ok(IndexLag { unindexed: row.try_get(0)?, retrying: row.try_get(1)?, oldest_created_at: row.try_get(2)? })
     }
 
     /// Up to `limit` disposed messages still in the search index.
