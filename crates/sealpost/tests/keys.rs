@@ -96,3 +96,23 @@ source_address = "2001:db8::25"
     assert_eq!(stdout.matches("._domainkey.clinic.test. IN TXT").count(), 2, "{stdout}");
     assert!(!common::text(&out).contains("no DKIM key"), "{}", common::text(&out));
 }
+
+/// Issue 13.5: by default the root-key passphrase file sits in the data
+/// directory next to the key, so a copy of the directory decrypts
+/// everything: `init` and `serve` say so loudly; kept apart, they do not.
+#[test]
+fn a_passphrase_inside_the_data_directory_is_warned_about() {
+    let server = Server::start(Backend::Embedded);
+    let log = server.serve_log();
+    assert!(log.contains("inside the data directory") && log.contains("SEALPOST_ROOT_PASSPHRASE"), "{log}");
+
+    let apart = sealpost_testkit::DataDir::new().expect("dir");
+    let opts = Opts {
+        extra_toml: format!("[keys]\npassphrase_file = \"{}\"\n", apart.join("root.pass").display()),
+        ..Opts::default()
+    };
+    let server = Server::start_with(Backend::Embedded, opts);
+    assert!(apart.join("root.pass").exists(), "init wrote the passphrase where configured");
+    let log = server.serve_log();
+    assert!(log.contains("Sealpost is running") && !log.contains("inside the data directory"), "{log}");
+}

@@ -75,6 +75,31 @@ pub fn read_passphrase(data_dir: &Path, cfg: &Config) -> Result<String, ServerEr
     ))
 }
 
+/// The passphrase file, when the passphrase is read from a file inside the
+/// data directory: then a copy of that directory (a backup, a snapshot, a
+/// stolen disk) holds both the root key and what unlocks it (issue 13.5).
+/// `None` when `SEALPOST_ROOT_PASSPHRASE` supplies it or the file lies elsewhere.
+pub fn passphrase_inside_data_dir(data_dir: &Path, cfg: &Config) -> Option<PathBuf> {
+    if std::env::var_os("SEALPOST_ROOT_PASSPHRASE").is_some() {
+        return None;
+    }
+    let file = resolve(data_dir, &cfg.keys.passphrase_file);
+    let (dir, file) = (data_dir.canonicalize().ok()?, file.canonicalize().ok()?);
+    file.starts_with(&dir).then_some(file)
+}
+
+/// The warning `serve` and `init` print for [`passphrase_inside_data_dir`].
+pub fn passphrase_warning(file: &Path) -> String {
+    format!(
+        "WARNING: the root key passphrase is read from {}, inside the data directory: anyone with a copy of \
+         this directory (a backup, a snapshot, a disk) can decrypt every message. Keep it apart: set \
+         SEALPOST_ROOT_PASSPHRASE from a secrets manager or a systemd credential, or point \
+         [keys] passphrase_file outside the data directory, then delete this file \
+         (docs/configuration.md, \"Root key passphrase\").",
+        file.display()
+    )
+}
+
 fn store_config(data_dir: &Path, cfg: &Config) -> StoreConfig {
     let blobs = match &cfg.storage.blobs {
         BlobsConfig::Local { dir } => BlobConfig::Local { dir: resolve(data_dir, dir) },

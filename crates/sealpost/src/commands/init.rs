@@ -16,11 +16,16 @@ pub struct InitArgs {
 
 pub async fn exec(ctx: &mut Context, args: InitArgs) -> Result<i32> {
     let (app, out) = bootstrap::init(ctx.data_dir()).await?;
+    let exposed = sealpost_server::app::passphrase_inside_data_dir(ctx.data_dir(), &app.cfg);
     ctx.adopt(app);
     if args.json {
         println!("{}", serde_json::to_string(&out)?);
     } else {
         print_credentials(&out);
+    }
+    // Explained once at init (stderr: `--json` output stays one object).
+    if let Some(file) = exposed {
+        eprintln!("\n{}", sealpost_server::app::passphrase_warning(&file));
     }
     Ok(0)
 }

@@ -26,12 +26,19 @@ pub async fn exec(ctx: &mut Context) -> Result<i32> {
         }
     };
     let data = ctx.data_dir();
+    let exposed = sealpost_server::app::passphrase_inside_data_dir(data, &app.cfg);
+    if let Some(file) = &exposed {
+        tracing::warn!(file = %file.display(), "root key passphrase inside the data directory");
+    }
     sealpost_server::serve(app, shutdown, |bound| {
         println!("Sealpost is running (data: {})", data.display());
         for (kind, addr) in bound {
             println!("  {kind:<40} {addr}");
         }
         println!("Log in as user `admin`; submit with `apikey` + your API key (SMTP AUTH) or a Bearer token (API).");
+        if let Some(file) = &exposed {
+            eprintln!("\n{}\n", sealpost_server::app::passphrase_warning(file));
+        }
         let _ = std::io::stdout().flush();
     })
     .await?;
