@@ -232,3 +232,36 @@ fn recipient_keys_through_the_api_are_tenant_scoped_and_list_no_addresses() {
     assert_eq!(del(&admin), 204);
     assert_eq!(del(&admin), 404);
 }
+
+/// Issue 13.14: no answer of the API may be kept by a cache (message bytes,
+/// states, settings, access requests, errors), and a `read-events` key
+/// follows delivery without learning the recipients' addresses.
+#[test]
+fn responses_are_not_cached_and_read_events_keys_see_no_addresses() {
+    let server = Server::start(Backend::Embedded);
+    let (st, b) = server.post(
+        "/v1/messages",
+        &server.api_key,
+        &json!({"from": "clinic@example.org", "to": "patient@example.net", "subject": "Hi", "text": "Hello"}),
+    );
+    assert_eq!(st, 202, "{b}");
+    let id = b["id"].as_str().expect("id").to_owned();
+    for path in [
+        format!("/v1/messages/{id}"),
+        format!("/v1/messages/{id}/raw"),
+        "/v1/settings".into(),
+        "/v1/access-requests".into(),
+        "/v1/messages/0".into(),
+    ] {
+        let r = server.http().get(server.url(&path)).bearer_auth(&server.api_key).send().expect("GET");
+        assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "{path}");
+    }
+    let reader = server.create_api_key("default", "read-events");
+    let (st, body) = server.get(&format!("/v1/messages/{id}"), &reader);
+    let state: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(st, 200, "{state}");
+    assert_eq!(state["recipients"][0]["state"], "queued", "{state}");
+    assert!(!String::from_utf8_lossy(&body).contains("patient@example.net"), "{state}");
+    let (_, body) = server.get(&format!("/v1/messages/{id}"), &server.api_key);
+    assert!(String::from_utf8_lossy(&body).contains("patient@example.net"), "a sender key still sees the address");
+}

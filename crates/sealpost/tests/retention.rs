@@ -611,3 +611,28 @@ fn kek_rotation_skips_disposed_messages() {
     let (code, out) = server.audit_verify();
     assert_eq!(code, 0, "{out}");
 }
+
+/// Issue 13.12: `POST /v1/retention/run` refuses a real run dated in the
+/// future (it would dispose of messages early); a dry run may look ahead.
+#[test]
+fn an_api_run_cannot_be_dated_in_the_future() {
+    let server = Server::start(Backend::Embedded);
+    let raw = "From: records@example.org\r\nTo: p@example.net\r\nSubject: Today\r\n\
+               Date: Fri, 04 Dec 2026 09:00:00 +0000\r\nMessage-ID: <future-1@example.org>\r\n\r\nBody.\r\n";
+    let (st, b) = server.post(
+        "/v1/messages/raw",
+        &server.api_key,
+        &json!({"from": "records@example.org", "to": ["p@example.net"], "raw": common::b64(raw.as_bytes())}),
+    );
+    assert_eq!(st, 202, "{b}");
+    common::wait_until(Duration::from_secs(60), "evaluation at index time", || {
+        server.sql_scalar("SELECT count(*) FROM messages WHERE retention_version IS NOT NULL") == 1
+    });
+    let (st, b) = server.post("/v1/retention/run", &server.api_key, &json!({"now": "2099-01-01"}));
+    assert_eq!((st, b["error"]["field"].as_str()), (400, Some("now")), "{b}");
+    assert_eq!(server.sql_scalar("SELECT count(*) FROM messages WHERE disposed_at IS NULL"), 1);
+    let (st, b) = server.post("/v1/retention/run", &server.api_key, &json!({"now": "2099-01-01", "dry_run": true}));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["disposed"].as_array().map(Vec::len), Some(1), "the forecast: {b}");
+    assert_eq!(server.sql_scalar("SELECT count(*) FROM messages WHERE disposed_at IS NULL"), 1);
+}

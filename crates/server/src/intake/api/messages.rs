@@ -362,7 +362,13 @@ pub async fn state(
         .recipients
         .iter()
         .map(|r| {
-            let address = m.meta.recipients.get(r.rcpt_index as usize).map(|x| x.address.clone());
+            // A `read-events` key follows delivery, it does not learn who
+            // the patients are: addresses only for senders and admins.
+            let address = if p.allows(Scope::Send) {
+                m.meta.recipients.get(r.rcpt_index as usize).map(|x| x.address.clone())
+            } else {
+                None
+            };
             let mut history = vec![RecipientEvent { event: "accepted".into(), at: at.clone(), detail: None }];
             history.extend(events.iter().filter(|e| e.recipient == r.id).map(|e| RecipientEvent {
                 event: e.event.clone(),

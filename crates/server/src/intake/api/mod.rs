@@ -109,7 +109,16 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(error::wrong_method)
         .fallback(error::no_route)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(no_store))
         .with_state(app)
+}
+
+/// Every API answer may carry message content, patient details or settings
+/// (or, for an error, say what exists): no cache — browser, proxy or CDN —
+/// may keep a copy (issue 13.14).
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Serves the API over TLS on `listener` until the task is dropped.

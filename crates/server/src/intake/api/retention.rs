@@ -114,6 +114,10 @@ pub async fn put_policy(State(app): State<Arc<App>>, caller: Caller, Body(body):
     }
 }
 
+/// How far ahead of this server's clock a real run's date may be (clock
+/// skew between the caller and the server).
+const FUTURE_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
+
 fn now_from(text: Option<&str>, field: &str) -> Result<i64, ApiError> {
     match text {
         None => Ok(now_micros()),
@@ -193,7 +197,18 @@ pub async fn run(State(app): State<Arc<App>>, caller: Caller, Body(body): Body) 
     } else {
         parse_json(&body)?
     };
-    let opts = RunOptions { now: now_from(req.now.as_deref(), "now")?, dry_run: req.dry_run, actor: p.actor() };
+    let now = now_from(req.now.as_deref(), "now")?;
+    // A real run dated in the future would dispose of messages before their
+    // time (issue 13.12); a dry run may look ahead. The CLI, run by the
+    // operator on the machine, keeps `--now` for tests and recovery.
+    if !req.dry_run && now > now_micros() + FUTURE_SKEW_MICROS {
+        return Err(ApiError::invalid(
+            "future_date",
+            "now",
+            "a real retention run cannot be dated in the future; set dry_run to forecast",
+        ));
+    }
+    let opts = RunOptions { now, dry_run: req.dry_run, actor: p.actor() };
     let report = app.run_retention(p.tenant(), &opts).await.map_err(archive_error)?;
     Ok(Json(RunReportBody::from(report)).into_response())
 }
