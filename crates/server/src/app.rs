@@ -29,6 +29,8 @@ pub struct App {
     pub guard: LoginGuard,
     pub(crate) settings_cache: crate::settings::SettingsCache,
     pub(crate) indexes: crate::archive::index::Indexes,
+    /// Bounds the password hashes computed at once (19 MiB each).
+    pub(crate) password_hashes: tokio::sync::Semaphore,
     /// What readiness knows about the running server (workers, start).
     pub(crate) health: crate::health::Health,
 }
@@ -132,6 +134,7 @@ impl App {
         let scfg = store_config(data_dir, &cfg);
         let signer = Self::audit_signer(&scfg, &root).await?;
         let store = Store::open(&scfg, Some(signer)).await?;
+        let hash_permits = cfg.limits.max_concurrent_password_hashes;
         Ok(Arc::new(App {
             cfg,
             data_dir: data_dir.to_path_buf(),
@@ -141,6 +144,7 @@ impl App {
             guard: LoginGuard::default(),
             settings_cache: Default::default(),
             indexes: Default::default(),
+            password_hashes: tokio::sync::Semaphore::new(hash_permits),
             health: Default::default(),
         }))
     }

@@ -211,6 +211,9 @@ impl App {
         if username == "apikey" {
             return self.check_api_key(password).await;
         }
+        // Each hash costs 19 MiB and a core for a moment: at most
+        // `max_concurrent_password_hashes` at once, the rest wait their turn.
+        let _permit = self.password_hashes.acquire().await.map_err(|e| ServerError::State(e.to_string()))?;
         let Some(user) = self.store.user_by_name(username).await? else {
             // Spend the same time as a real check so timing does not reveal
             // which user names exist.

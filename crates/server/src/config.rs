@@ -492,6 +492,45 @@ pub struct Limits {
     /// Most messages per batch API call.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
+    /// Open connections per listener (SMTP, HTTPS); 0: no cap.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Open connections per listener from one client address; 0: no cap.
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: usize,
+    /// Seconds a client has to complete a TLS handshake.
+    #[serde(default = "default_tls_handshake_seconds")]
+    pub tls_handshake_seconds: u64,
+    /// Seconds an SMTP client may stay silent (RFC 5321 §4.5.3.2: 5 minutes).
+    #[serde(default = "default_smtp_idle_seconds")]
+    pub smtp_idle_seconds: u64,
+    /// Seconds an HTTPS client has to send a request's headers, and to
+    /// start the next request on a kept-alive connection.
+    #[serde(default = "default_http_header_seconds")]
+    pub http_header_seconds: u64,
+    /// Password hashes (Argon2id, 19 MiB each) computed at once; further
+    /// logins wait their turn.
+    #[serde(default = "default_max_concurrent_password_hashes")]
+    pub max_concurrent_password_hashes: usize,
+}
+
+fn default_max_connections() -> usize {
+    1000
+}
+fn default_max_connections_per_client() -> usize {
+    100
+}
+fn default_tls_handshake_seconds() -> u64 {
+    10
+}
+fn default_smtp_idle_seconds() -> u64 {
+    300
+}
+fn default_http_header_seconds() -> u64 {
+    30
+}
+fn default_max_concurrent_password_hashes() -> usize {
+    4
 }
 
 fn default_max_size() -> usize {
@@ -510,6 +549,12 @@ impl Default for Limits {
             max_message_size: default_max_size(),
             max_recipients: default_max_rcpts(),
             max_batch: default_max_batch(),
+            max_connections: default_max_connections(),
+            max_connections_per_client: default_max_connections_per_client(),
+            tls_handshake_seconds: default_tls_handshake_seconds(),
+            smtp_idle_seconds: default_smtp_idle_seconds(),
+            http_header_seconds: default_http_header_seconds(),
+            max_concurrent_password_hashes: default_max_concurrent_password_hashes(),
         }
     }
 }
@@ -735,7 +780,13 @@ impl Config {
                  with an admin API key"
             )));
         }
-        if self.limits.max_batch == 0 || self.limits.max_message_size == 0 {
+        if self.limits.max_batch == 0
+            || self.limits.max_message_size == 0
+            || self.limits.tls_handshake_seconds == 0
+            || self.limits.smtp_idle_seconds == 0
+            || self.limits.http_header_seconds == 0
+            || self.limits.max_concurrent_password_hashes == 0
+        {
             return Err(ServerError::Config("limits must be positive".into()));
         }
         Ok(())

@@ -41,6 +41,7 @@ pub mod names {
     pub const QUEUE_OLDEST: &str = "sealpost_queue_oldest_age_seconds";
     /// Counter: authentication failures, by `listener` and `kind`.
     pub const AUTH_FAILURES: &str = "sealpost_auth_failures_total";
+    pub const CONNECTIONS_REFUSED: &str = "sealpost_connections_refused_total";
     /// Counter: messages added to the search index.
     pub const INDEXED: &str = "sealpost_index_messages_total";
     /// Gauge: messages committed but not yet indexed.
@@ -134,6 +135,11 @@ fn describe() {
         Unit::Count,
         "Failed authentications, by listener (smtp, api) and kind (invalid, locked_out, scope)."
     );
+    describe_counter!(
+        names::CONNECTIONS_REFUSED,
+        Unit::Count,
+        "Connections closed at once for being over a listener's connection caps, by listener (smtp, https)."
+    );
     describe_counter!(names::INDEXED, Unit::Count, "Messages added to the search index.");
     describe_gauge!(names::INDEX_LAG, Unit::Count, "Messages committed but not yet in the search index.");
     describe_counter!(names::RETENTION_RUNS, Unit::Count, "Retention runs of one tenant, by result.");
@@ -202,6 +208,11 @@ pub(crate) fn bounced(reason: &'static str, stream: Category) {
 /// the user name or key.
 pub(crate) fn auth_failure(listener: &'static str, kind: &'static str) {
     counter!(names::AUTH_FAILURES, "listener" => listener, "kind" => kind).increment(1);
+}
+
+/// A connection over a listener's caps was closed at once.
+pub(crate) fn connection_refused(listener: &'static str) {
+    counter!(names::CONNECTIONS_REFUSED, "listener" => listener).increment(1);
 }
 
 /// `n` messages were added to the search index.

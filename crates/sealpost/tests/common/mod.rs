@@ -60,6 +60,8 @@ pub struct Opts {
     pub log: String,
     /// TOML appended to the generated configuration (e.g. a `[delivery]` table).
     pub extra_toml: String,
+    /// Lines added to the generated `[limits]` table (e.g. `tls_handshake_seconds = 1`).
+    pub extra_limits: String,
 }
 
 impl Default for Opts {
@@ -72,6 +74,7 @@ impl Default for Opts {
             checkpoint_every: 1000,
             log: "info".into(),
             extra_toml: String::new(),
+            extra_limits: String::new(),
         }
     }
 }
@@ -267,6 +270,7 @@ audit_checkpoint_every = {checkpoint}
 max_message_size = {max_size}
 max_recipients = 100
 max_batch = {max_batch}
+{extra_limits}
 
 [[smtp]]
 addr = "127.0.0.1:{starttls}"
@@ -294,6 +298,7 @@ failure_delay_ms = 50
             checkpoint = o.checkpoint_every,
             max_size = o.max_message_size,
             max_batch = o.max_batch,
+            extra_limits = o.extra_limits,
             starttls = p.starttls,
             implicit = p.implicit,
             relay = p.relay,

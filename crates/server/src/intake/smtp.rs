@@ -18,14 +18,15 @@ use tokio_rustls::TlsAcceptor;
 use crate::app::App;
 use crate::auth::{AuthFailure, Principal};
 use crate::config::{ListenerTls, SmtpListener};
+use crate::intake::limits::ConnectionLimiter;
 use crate::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission, category_from_headers, policy_from_headers};
 
-/// A client that says nothing for this long is disconnected (RFC 5321 §4.5.3.2 allows 5 minutes).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Accepts connections on one listener until the task is dropped.
+/// Accepts connections on one listener until the task is dropped. Over the
+/// connection caps a client is told `421` and disconnected at once.
 pub async fn run_listener(app: Arc<App>, listener: TcpListener, cfg: SmtpListener, tls: TlsAcceptor) {
     let cfg = Arc::new(cfg);
+    let limits = &app.cfg.limits;
+    let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_client);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -36,13 +37,47 @@ pub async fn run_listener(app: Arc<App>, listener: TcpListener, cfg: SmtpListene
             }
         };
         let _ = stream.set_nodelay(true);
+        let slot = match limiter.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                crate::telemetry::connection_refused("smtp");
+                tracing::debug!(?why, "smtp connection over the cap");
+                tokio::spawn(refuse(stream, cfg.tls == ListenerTls::Implicit));
+                continue;
+            }
+        };
         let (app, cfg, tls) = (app.clone(), cfg.clone(), tls.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(e) = connection(app, &cfg, tls, stream, peer).await {
                 tracing::debug!(error = %e, "smtp connection ended with an error");
             }
         });
     }
+}
+
+/// Tells a client over the cap to come back later (RFC 5321 §3.8), in the
+/// clear; on an implicit-TLS port it just closes (there is no TLS yet to
+/// answer in, and a handshake would cost what the cap protects).
+async fn refuse(mut stream: TcpStream, implicit_tls: bool) {
+    if !implicit_tls {
+        let reply = Reply::new(421, Some((4, 7, 0)), "Too many connections, try again later");
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&reply.to_bytes())).await;
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// A TLS handshake bounded by `[limits] tls_handshake_seconds`: a client
+/// that sends half a ClientHello is cut off.
+async fn handshake<IO: AsyncRead + AsyncWrite + Unpin>(
+    app: &App,
+    tls: &TlsAcceptor,
+    stream: IO,
+) -> std::io::Result<tokio_rustls::server::TlsStream<IO>> {
+    let limit = Duration::from_secs(app.cfg.limits.tls_handshake_seconds);
+    tokio::time::timeout(limit, tls.accept(stream))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))?
 }
 
 struct Conn {
@@ -73,7 +108,7 @@ async fn connection(
     });
     let mut conn = Conn { principal: None, peer };
     if cfg.tls == ListenerTls::Implicit {
-        let tls_stream = tls.accept(stream).await?;
+        let tls_stream = handshake(&app, &tls, stream).await?;
         let greeting = session.greeting();
         drive(&app, cfg, &mut conn, tls_stream, session, Some(greeting)).await?;
         return Ok(());
@@ -82,7 +117,7 @@ async fn connection(
     match drive(&app, cfg, &mut conn, stream, session, Some(greeting)).await? {
         Outcome::Closed => Ok(()),
         Outcome::StartTls(stream, mut session) => {
-            let tls_stream = tls.accept(stream).await?;
+            let tls_stream = handshake(&app, &tls, stream).await?;
             session.tls_started();
             drive(&app, cfg, &mut conn, tls_stream, *session, None).await.map(|_| ())
         }
@@ -135,7 +170,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         flush(&mut stream, &mut out).await?;
-        let n = match tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut buf)).await {
+        let idle = Duration::from_secs(app.cfg.limits.smtp_idle_seconds);
+        let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
             Ok(r) => r?,
             Err(_) => {
                 let r = Reply::new(421, Some((4, 4, 2)), "Idle timeout, closing connection");

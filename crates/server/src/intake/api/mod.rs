@@ -38,7 +38,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use crate::intake::limits::ConnectionLimiter;
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -123,6 +125,10 @@ async fn no_store(mut response: axum::response::Response) -> axum::response::Res
 
 /// Serves the API over TLS on `listener` until the task is dropped.
 pub async fn serve(app: Arc<App>, listener: TcpListener, tls: TlsAcceptor) {
+    let limits = app.cfg.limits.clone();
+    let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_client);
+    let handshake = Duration::from_secs(limits.tls_handshake_seconds);
+    let headers = Duration::from_secs(limits.http_header_seconds);
     let router = router(app);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -133,13 +139,25 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, tls: TlsAcceptor) {
                 continue;
             }
         };
+        // Over the caps: closed before the handshake, which is what costs.
+        let Ok(slot) = limiter.admit(peer.ip()) else {
+            crate::telemetry::connection_refused("https");
+            drop(stream);
+            continue;
+        };
         let (tls, router) = (tls.clone(), router.clone());
         tokio::spawn(async move {
-            let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(30), tls.accept(stream)).await else {
+            let _slot = slot;
+            let Ok(Ok(stream)) = tokio::time::timeout(handshake, tls.accept(stream)).await else {
                 return;
             };
             let svc = TowerToHyperService::new(router.layer(axum::Extension(ClientAddr(peer))));
-            if let Err(e) = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // A client that starts a request (or keeps a connection open
+            // between requests) without finishing its headers is cut off.
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(headers);
+            builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(headers)).keep_alive_timeout(headers);
+            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
                 tracing::debug!(error = %e, "https connection ended with an error");
             }
         });
