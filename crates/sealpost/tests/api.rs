@@ -265,3 +265,32 @@ fn responses_are_not_cached_and_read_events_keys_see_no_addresses() {
     let (_, body) = server.get(&format!("/v1/messages/{id}"), &server.api_key);
     assert!(String::from_utf8_lossy(&body).contains("patient@example.net"), "a sender key still sees the address");
 }
+
+/// Issue 13.7: bad bearer tokens from one client are audited as one event
+/// at the start of the burst, and the repeats as one event with their count
+/// (at the interval, or at shutdown): the audit log does not grow by an
+/// event per request, and every failure is still accounted for.
+#[test]
+fn bad_tokens_are_audited_per_burst_with_a_count() {
+    let mut server = Server::start(Backend::Embedded);
+    let before = server.count_action_db("login.failed");
+    let client = server.http();
+    for i in 0..40 {
+        let r = client.get(server.url("/v1/settings")).bearer_auth(format!("sp_bad_{i}")).send().expect("GET");
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let during = server.count_action_db("login.failed") - before;
+    assert_eq!(during, 1, "one event opens the burst, not one per request");
+    server.stop();
+    let failed: Vec<Value> = server
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["action"] == "login.failed" && e["detail"]["via"] == "api")
+        .collect();
+    assert_eq!(failed.len(), 2, "the burst's opening event and its count: {failed:?}");
+    let total: i64 = failed.iter().map(|e| e["detail"]["count"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(total, 40, "every failure is counted: {failed:?}");
+    assert!(failed.iter().all(|e| e["detail"]["client"] == "127.0.0.1"), "{failed:?}");
+    let (code, out) = server.audit_verify();
+    assert_eq!(code, 0, "{out}");
+}

@@ -29,6 +29,8 @@ pub struct App {
     pub guard: LoginGuard,
     pub(crate) settings_cache: crate::settings::SettingsCache,
     pub(crate) indexes: crate::archive::index::Indexes,
+    /// API authentication failures counted between audit events.
+    pub(crate) auth_failures: crate::auth::FailureAggregator,
     /// Bounds the password hashes computed at once (19 MiB each).
     pub(crate) password_hashes: tokio::sync::Semaphore,
     /// What readiness knows about the running server (workers, start).
@@ -144,6 +146,7 @@ impl App {
             guard: LoginGuard::default(),
             settings_cache: Default::default(),
             indexes: Default::default(),
+            auth_failures: Default::default(),
             password_hashes: tokio::sync::Semaphore::new(hash_permits),
             health: Default::default(),
         }))

@@ -88,6 +88,7 @@ pub async fn serve(
         Err(e) => tracing::warn!(error = %e, "marking interrupted API exports failed"),
     }
     tasks.push(worker(&app, "indexer", app.clone().run_indexer()));
+    tasks.push(worker(&app, "auth failure audit", app.clone().run_auth_failure_flusher()));
     if cfg.delivery.enabled {
         let deliverer = deliver::Deliverer::new(app.clone())?;
         tasks.push(worker(&app, "delivery", deliverer.run()));
@@ -119,6 +120,10 @@ pub async fn serve(
     shutdown.await;
     for t in &tasks {
         t.abort();
+    }
+    // Failures counted since the last flush are recorded before the stop.
+    if let Err(e) = app.flush_auth_failures().await {
+        tracing::warn!(error = %e, "writing aggregated authentication failures at shutdown failed");
     }
     app.audit(vec![NewEvent::new(system_tenant(), Actor::system(), Action::ServerStopped, Outcome::Success)]).await?;
     app.store.close().await;

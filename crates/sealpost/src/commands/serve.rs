@@ -28,7 +28,10 @@ pub async fn exec(ctx: &mut Context) -> Result<i32> {
     let data = ctx.data_dir();
     let exposed = sealpost_server::app::passphrase_inside_data_dir(data, &app.cfg);
     if let Some(file) = &exposed {
-        tracing::warn!(file = %file.display(), "root key passphrase inside the data directory");
+        tracing::warn!(
+            file = %file.display(),
+            "root key passphrase inside the data directory: a copy of the directory decrypts everything"
+        );
     }
     sealpost_server::serve(app, shutdown, |bound| {
         println!("Sealpost is running (data: {})", data.display());
@@ -36,7 +39,9 @@ pub async fn exec(ctx: &mut Context) -> Result<i32> {
             println!("  {kind:<40} {addr}");
         }
         println!("Log in as user `admin`; submit with `apikey` + your API key (SMTP AUTH) or a Bearer token (API).");
-        if let Some(file) = &exposed {
+        // Loud for a person at a terminal; a JSON log (read by machines)
+        // carries it as the structured warning above.
+        if let Some(file) = exposed.as_ref().filter(|_| std::env::var("SEALPOST_LOG_FORMAT").as_deref() != Ok("json")) {
             eprintln!("\n{}\n", sealpost_server::app::passphrase_warning(file));
         }
         let _ = std::io::stdout().flush();

@@ -1,15 +1,15 @@
 //! The API caller: `Authorization: Bearer <api key>` resolved to a
-//! [`Principal`]. A failed attempt is audited.
+//! [`Principal`]. A failed attempt is audited (aggregated per client, see
+//! [`crate::auth::FailureAggregator`]).
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
 use sealpost_model::Scope;
 
 use super::{ApiError, ClientAddr};
-use crate::app::{App, system_tenant};
+use crate::app::App;
 use crate::auth::Principal;
 
 /// The authenticated caller of a request.
@@ -43,13 +43,8 @@ impl FromRequestParts<Arc<App>> for Caller {
         match principal {
             Some(p) => Ok(Caller(p)),
             None => {
-                let mut ev =
-                    NewEvent::new(system_tenant(), Actor::unknown_login(), Action::LoginFailed, Outcome::Failure)
-                        .detail("via", DetailValue::Name("api"));
-                if let Some(ClientAddr(a)) = parts.extensions.get::<ClientAddr>() {
-                    ev = ev.detail("client", DetailValue::Ip(a.ip()));
-                }
-                let _ = app.audit(vec![ev]).await;
+                let client = parts.extensions.get::<ClientAddr>().map(|ClientAddr(a)| a.ip());
+                app.api_auth_failed(client).await;
                 crate::telemetry::auth_failure("api", "invalid");
                 Err(ApiError::unauthorized())
             }
