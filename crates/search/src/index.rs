@@ -21,7 +21,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::TermQuery;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
-    DocId, Directory, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
+    Directory, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
     TantivyDocument, TantivyError, Term,
 };
 
@@ -293,7 +293,7 @@ impl ArchiveIndex {
         let searcher = self.reader.searcher();
         let mut found = searcher.search(&query, &AllMatches).map_err(|e| guard.map(e))?;
         // Sort keys are unique (the id is), so the order is total.
-        found.sort_unstable_by(|a, b| b.key.cmp(&a.key));
+        found.sort_unstable_by_key(|m| std::cmp::Reverse(m.key));
         let mut hits = Vec::with_capacity(found.len());
         for m in found {
             let (date, _, _) = m.key;
@@ -393,9 +393,12 @@ impl ArchiveIndex {
     }
 }
 
+/// The order of `search`: date, then the id's high and low 64 bits.
+type SortKey = (Option<i64>, Option<u64>, Option<u64>);
+
 /// One match of [`AllMatches`]: the sort key of `search` and the id.
 struct Match {
-    key: (Option<i64>, Option<u64>, Option<u64>),
+    key: SortKey,
     id: String,
 }
 
@@ -410,7 +413,7 @@ struct SegmentMatches {
     id_hi: Column<u64>,
     id_lo: Column<u64>,
     ids: Option<StrColumn>,
-    found: Vec<((Option<i64>, Option<u64>, Option<u64>), Option<u64>)>,
+    found: Vec<(SortKey, Option<u64>)>,
 }
 
 impl Collector for AllMatches {
