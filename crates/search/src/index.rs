@@ -16,11 +16,14 @@ use std::sync::{Mutex, MutexGuard};
 use sealpost_classify::PhiKind;
 use sealpost_model::Category;
 use tantivy::collector::sort_key::SortByStaticFastValue;
-use tantivy::collector::{Count, TopDocs};
-use tantivy::columnar::StrColumn;
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::TermQuery;
 use tantivy::schema::IndexRecordOption;
-use tantivy::{Directory, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, TantivyError, Term};
+use tantivy::{
+    Directory, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
+    TantivyDocument, TantivyError, Term,
+};
 
 use crate::compile::Compiler;
 use crate::directory::EncryptedDirectory;
@@ -277,6 +280,28 @@ impl ArchiveIndex {
         Ok(SearchPage { total, hits })
     }
 
+    /// Every message matching `query`, in the order of [`ArchiveIndex::search`]
+    /// (newest first, equal dates by id descending), read from one searcher
+    /// snapshot (the last commit) with no offset, so there is no depth limit
+    /// ([`crate::MAX_OFFSET`]) and no page can skip or repeat a message when
+    /// a commit lands in between. For holds, exports and access requests,
+    /// which need the whole answer; memory grows with the number of matches
+    /// (about 80 bytes each). `holds` resolves `hold:NAME` as in `search`.
+    pub fn search_all(&self, query: &Query, holds: &dyn Fn(&str) -> Vec<String>) -> Result<Vec<Hit>, SearchError> {
+        let guard = CorruptionGuard::new(&self.directory);
+        let query = Compiler::new(&self.fields, holds).compile(query);
+        let searcher = self.reader.searcher();
+        let mut found = searcher.search(&query, &AllMatches).map_err(|e| guard.map(e))?;
+        // Sort keys are unique (the id is), so the order is total.
+        found.sort_unstable_by_key(|m| std::cmp::Reverse(m.key));
+        let mut hits = Vec::with_capacity(found.len());
+        for m in found {
+            let (date, _, _) = m.key;
+            hits.push(Hit { id: m.id, date: date.unwrap_or_default() });
+        }
+        Ok(hits)
+    }
+
     /// How many messages the last commit holds.
     pub fn count(&self) -> usize {
         usize::try_from(self.reader.searcher().num_docs()).unwrap_or(usize::MAX)
@@ -365,6 +390,89 @@ impl ArchiveIndex {
             d.add_text(f.patient, patient);
         }
         Ok((id, d))
+    }
+}
+
+/// The order of `search`: date, then the id's high and low 64 bits.
+type SortKey = (Option<i64>, Option<u64>, Option<u64>);
+
+/// One match of [`AllMatches`]: the sort key of `search` and the id.
+struct Match {
+    key: SortKey,
+    id: String,
+}
+
+/// Collects every matching document (no limit, no offset) with its date and
+/// id from the fast columns.
+struct AllMatches;
+
+/// [`AllMatches`] in one segment: sort keys and id term ordinals, resolved to
+/// ids once the segment is done.
+struct SegmentMatches {
+    date: Column<i64>,
+    id_hi: Column<u64>,
+    id_lo: Column<u64>,
+    ids: Option<StrColumn>,
+    found: Vec<(SortKey, Option<u64>)>,
+}
+
+impl Collector for AllMatches {
+    type Fruit = Vec<Match>;
+    type Child = SegmentMatches;
+
+    fn for_segment(&self, _: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<SegmentMatches> {
+        let fast = segment.fast_fields();
+        Ok(SegmentMatches {
+            date: fast.i64("date")?,
+            id_hi: fast.u64("id_hi")?,
+            id_lo: fast.u64("id_lo")?,
+            ids: fast.str("id")?,
+            found: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, segments: Vec<tantivy::Result<Vec<Match>>>) -> tantivy::Result<Vec<Match>> {
+        let mut all = Vec::with_capacity(segments.iter().map(|s| s.as_ref().map_or(0, Vec::len)).sum());
+        for segment in segments {
+            all.extend(segment?);
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentMatches {
+    type Fruit = tantivy::Result<Vec<Match>>;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        let key = (self.date.first(doc), self.id_hi.first(doc), self.id_lo.first(doc));
+        let ord = self.ids.as_ref().and_then(|ids| ids.term_ords(doc).next());
+        self.found.push((key, ord));
+    }
+
+    fn harvest(mut self) -> tantivy::Result<Vec<Match>> {
+        if self.found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let corrupt = || TantivyError::InternalError("a document without an id".into());
+        let ids = self.ids.ok_or_else(corrupt)?;
+        // Ordinals resolved in order: one pass over the id dictionary.
+        self.found.sort_unstable_by_key(|&(_, ord)| ord);
+        let ords = self.found.iter().map(|&(_, ord)| ord.ok_or_else(corrupt)).collect::<Result<Vec<_>, _>>()?;
+        let mut keys = self.found.into_iter().map(|(key, _)| key);
+        let mut out = Vec::with_capacity(ords.len());
+        let complete = ids.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+            if let Some(key) = keys.next() {
+                out.push(Match { key, id: String::from_utf8_lossy(bytes).into_owned() });
+            }
+        })?;
+        if !complete || out.len() != ords.len() {
+            return Err(corrupt());
+        }
+        Ok(out)
     }
 }
 

@@ -7,7 +7,8 @@
 //! - [`extract`] pulls addresses, subject, date, text bodies, text
 //!   attachments and file names out of a raw message.
 //! - [`ArchiveIndex`] indexes [`IndexDoc`]s and answers a [`Query`] with
-//!   pages of message ids, newest first.
+//!   pages of message ids, newest first, or with every match at once
+//!   (`search_all`, one snapshot, no paging depth limit).
 //! - [`EncryptedDirectory`] is the tantivy `Directory` underneath: every file
 //!   it writes is sealed with AES-256-GCM in 64 KiB blocks.
 //!

@@ -364,24 +364,10 @@ impl App {
         per_page: usize,
         resolve_holds: bool,
     ) -> Result<(usize, Vec<(MessageId, i64)>), SearchFailure> {
-        let Some(index) = self.index(tenant)? else {
-            // No index yet is "nothing indexed yet" only while the database
-            // agrees; otherwise the index was lost and every answer (a
-            // hold's coverage, an access request) would be silently short.
-            if self.store.any_indexed(tenant).await.map_err(ServerError::from)? {
-                return Err(ServerError::State(format!(
-                    "the search index of tenant {tenant} is missing although messages are marked indexed"
-                ))
-                .into());
-            }
+        let Some(index) = self.index_or_nothing_indexed(tenant).await? else {
             return Ok((0, Vec::new()));
         };
-        let mut holds = HashMap::new();
-        for name in hold_names(query).into_iter().filter(|_| resolve_holds) {
-            // Boxed: a hold's own scope query is run through here (without holds).
-            let ids = Box::pin(self.held_ids(tenant, &name)).await?;
-            holds.insert(name, ids.iter().map(ToString::to_string).collect::<Vec<_>>());
-        }
+        let holds = self.resolve_holds(tenant, query, resolve_holds).await?;
         let query = query.clone();
         let found = tokio::task::spawn_blocking(move || {
             index.search(&query, &|name| holds.get(name).cloned().unwrap_or_default(), page, per_page)
@@ -395,6 +381,40 @@ impl App {
         };
         let hits = found.hits.into_iter().filter_map(|h| Some((MessageId::parse(&h.id).ok()?, h.date))).collect();
         Ok((found.total, hits))
+    }
+
+    /// The tenant's index, or `None` when it has none and nothing is marked
+    /// indexed (no answer can be short then).
+    async fn index_or_nothing_indexed(&self, tenant: &TenantId) -> Result<Option<Arc<ArchiveIndex>>, ServerError> {
+        if let Some(index) = self.index(tenant)? {
+            return Ok(Some(index));
+        }
+        // No index yet is "nothing indexed yet" only while the database
+        // agrees; otherwise the index was lost and every answer (a
+        // hold's coverage, an access request) would be silently short.
+        if self.store.any_indexed(tenant).await? {
+            return Err(ServerError::State(format!(
+                "the search index of tenant {tenant} is missing although messages are marked indexed"
+            )));
+        }
+        Ok(None)
+    }
+
+    /// The ids each hold `query` names covers (`hold:NAME`); none resolved
+    /// (so `hold:NAME` matches nothing) unless `resolve`.
+    async fn resolve_holds(
+        &self,
+        tenant: &TenantId,
+        query: &Query,
+        resolve: bool,
+    ) -> Result<HashMap<String, Vec<String>>, ServerError> {
+        let mut holds = HashMap::new();
+        for name in hold_names(query).into_iter().filter(|_| resolve) {
+            // Boxed: a hold's own scope query is run through here (without holds).
+            let ids = Box::pin(self.held_ids(tenant, &name)).await?;
+            holds.insert(name, ids.iter().map(ToString::to_string).collect::<Vec<_>>());
+        }
+        Ok(holds)
     }
 
     /// Ids of `tenant`'s messages matching `query` (the search language of
@@ -414,23 +434,23 @@ impl App {
         self.all_matching(tenant, query, false).await
     }
 
+    /// Every match, from one snapshot of the index (its last commit), with
+    /// no paging: no depth limit, and a commit or disposal landing meanwhile
+    /// cannot shift a page and skip a message.
     async fn all_matching(&self, tenant: &TenantId, query: &str, holds: bool) -> Result<Vec<MessageId>, ServerError> {
         let parsed = sealpost_search::query::parse(query)
             .map_err(|e| ServerError::Invalid(crate::InvalidInput::field("query", e.to_string())))?;
-        let mut all = Vec::new();
-        for page in 0.. {
-            let (total, hits) = match self.run_query(tenant, &parsed, page, MAX_PER_PAGE, holds).await {
-                Ok(r) => r,
-                Err(SearchFailure::Server(e)) => return Err(e),
-                Err(e) => return Err(ServerError::Invalid(crate::InvalidInput::general(e.to_string()))),
-            };
-            let n = hits.len();
-            all.extend(hits.into_iter().map(|(id, _)| id));
-            if n < MAX_PER_PAGE || all.len() >= total {
-                break;
-            }
-        }
-        Ok(all)
+        let Some(index) = self.index_or_nothing_indexed(tenant).await? else {
+            return Ok(Vec::new());
+        };
+        let holds = self.resolve_holds(tenant, &parsed, holds).await?;
+        let found = tokio::task::spawn_blocking(move || {
+            index.search_all(&parsed, &|name| holds.get(name).cloned().unwrap_or_default())
+        })
+        .await
+        .map_err(|e| ServerError::State(e.to_string()))?
+        .map_err(search_err)?;
+        Ok(found.into_iter().filter_map(|h| MessageId::parse(&h.id).ok()).collect())
     }
 
     /// Removes disposed messages from `tenant`'s index (no search finds
