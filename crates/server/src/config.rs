@@ -47,6 +47,34 @@ pub struct Config {
     /// Prometheus metrics (R-OP-3).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Where webhook events may be posted (issue 13.10).
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[webhooks]`: webhook endpoints are HTTPS, never internal addresses
+/// (loopback, private, link-local, unique-local, CGNAT, metadata, …) unless
+/// listed here; see [`crate::destination`] and docs/configuration.md.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Internal hosts webhooks may reach anyway: host names (exact match),
+    /// IP addresses and CIDR networks, e.g.
+    /// `["hooks.internal.example", "127.0.0.1", "10.20.0.0/16"]`.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for webhook endpoints, besides the
+    /// Mozilla roots (an internal CA).
+    #[serde(default)]
+    pub extra_ca_files: Vec<PathBuf>,
+}
+
+impl WebhooksConfig {
+    /// The parsed allow-list.
+    pub fn allow_list(&self) -> Result<crate::destination::AllowList, ServerError> {
+        crate::destination::AllowList::parse(&self.allow_hosts)
+            .map_err(|e| ServerError::Config(format!("[webhooks] allow_hosts: {e}")))
+    }
 }
 
 /// `[metrics]`: where `GET /metrics` (Prometheus text) is served.
@@ -679,6 +707,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             archive: ArchiveConfig::default(),
             metrics: MetricsConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -702,6 +731,7 @@ impl Config {
 
     /// Checks what serde cannot: listener rules.
     pub fn validate(&self) -> Result<(), ServerError> {
+        self.webhooks.allow_list()?;
         for l in &self.smtp {
             if l.tls == ListenerTls::None && !l.allow_plaintext {
                 return Err(ServerError::Config(format!(
