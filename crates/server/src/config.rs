@@ -257,6 +257,22 @@ pub struct DeliveryConfig {
     /// Port for MTA-STS policy and WKD fetches (443; tests use a loopback port).
     #[serde(default = "default_https_port")]
     pub https_port: u16,
+    /// Internal MX hosts delivery may connect to (issue 13.10): MX host
+    /// names, IP addresses and CIDR networks, as `[webhooks] allow_hosts`.
+    /// By default an MX address in loopback, private, link-local,
+    /// unique-local, CGNAT, metadata or other non-public space is skipped.
+    /// Routes and the relayhost are the operator's own choice and are not
+    /// checked.
+    #[serde(default)]
+    pub allow_internal_mx: Vec<String>,
+}
+
+impl DeliveryConfig {
+    /// The parsed `allow_internal_mx` list.
+    pub fn internal_mx(&self) -> Result<crate::destination::AllowList, ServerError> {
+        crate::destination::AllowList::parse(&self.allow_internal_mx)
+            .map_err(|e| ServerError::Config(format!("[delivery] allow_internal_mx: {e}")))
+    }
 }
 
 /// Limits for one destination domain.
@@ -418,6 +434,7 @@ impl Default for DeliveryConfig {
             dane: true,
             wkd: true,
             https_port: default_https_port(),
+            allow_internal_mx: Vec::new(),
         }
     }
 }
@@ -732,6 +749,7 @@ impl Config {
     /// Checks what serde cannot: listener rules.
     pub fn validate(&self) -> Result<(), ServerError> {
         self.webhooks.allow_list()?;
+        self.delivery.internal_mx()?;
         for l in &self.smtp {
             if l.tls == ListenerTls::None && !l.allow_plaintext {
                 return Err(ServerError::Config(format!(

@@ -207,15 +207,18 @@ pub struct Refused {
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} is {}", self.ip, self.class.describe())?;
-        if self.class.never_allowed() {
-            f.write_str(", which is never allowed")
-        } else {
-            f.write_str(" (not allowed unless [webhooks] allow_hosts lists it)")
-        }
+        if self.class.never_allowed() { f.write_str(", which is never allowed") } else { Ok(()) }
     }
 }
 
 impl std::error::Error for Refused {}
+
+impl Refused {
+    /// Whether an allow-list entry could open this address.
+    pub fn can_be_allowed(&self) -> bool {
+        !self.class.never_allowed()
+    }
+}
 
 /// Internal hosts an installation allows anyway (see the module docs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use sealpost_store::{Commit, Op, OutboxItem, WebhookRecord};
 
 use crate::ServerError;
 use crate::app::App;
-use crate::destination::AllowList;
+use crate::destination::{AllowList, Refused};
 
 /// Attempts before an event is given up (about a day with the backoff below).
 const MAX_ATTEMPTS: i64 = 12;
@@ -62,8 +62,12 @@ pub fn check_url(url: &str, allow: &AllowList) -> Result<reqwest::Url, String> {
     // The URL parser has normalised the host: IPv6 in brackets, IPv4 in
     // dotted quads (`https://2130706433/` is 127.0.0.1), names lower-cased.
     let Some(host) = u.host_str().filter(|h| !h.is_empty()) else { return Err("must name a host".into()) };
-    allow.check_host(host).map_err(|e| format!("host {host}: {e}"))?;
+    allow.check_host(host).map_err(|e| format!("host {host}: {e}{}", hint(&e)))?;
     Ok(u)
+}
+
+fn hint(e: &Refused) -> &'static str {
+    if e.can_be_allowed() { " (allowed only if [webhooks] allow_hosts lists it)" } else { "" }
 }
 
 /// Resolves webhook hosts once, drops every address the allow-list refuses
@@ -99,7 +103,7 @@ impl GuardedResolver {
             })
             .collect();
         match (ok.is_empty(), refused) {
-            (true, Some(e)) => Err(format!("{host} refused: {e}").into()),
+            (true, Some(e)) => Err(format!("{host} refused: {e}{}", hint(&e)).into()),
             _ => Ok(ok),
         }
     }
