@@ -145,8 +145,11 @@ fn add_webhook(server: &Server, url: &str) -> (u16, Value) {
     server.post("/v1/webhooks", &server.api_key, &json!({ "url": url }))
 }
 
-/// Sends one message through the API (delivery off: its `accepted` event is
-/// what the webhooks get).
+/// Delivery on (the webhook worker runs with it), mail for hooks.test to a
+/// closed port: its `accepted` and `deferred` events are what webhooks get.
+const DELIVERY: &str = "\n[delivery]\nenabled = true\n\n[delivery.routes]\n\"hooks.test\" = \"127.0.0.1:1\"\n";
+
+/// Sends one message through the API.
 fn send_one(server: &Server) {
     let (st, b) = server.post(
         "/v1/messages",
@@ -227,7 +230,7 @@ fn a_name_that_resolves_to_loopback_is_refused_at_delivery() {
 
     // Allowed by name: registered, and an event arrives (so the receiver,
     // its certificate and the event all work).
-    let extra = webhooks_toml(&["localhost"], &ca, dir.path());
+    let extra = DELIVERY.to_owned() + &webhooks_toml(&["localhost"], &ca, dir.path());
     let mut server = Server::start_with(Backend::Embedded, Opts { extra_toml: extra, ..Opts::default() });
     let (st, b) = add_webhook(&server, &url);
     assert_eq!(st, 201, "{b}");
@@ -268,7 +271,7 @@ fn redirects_are_not_followed() {
     let target = HttpsServer::start(&cert, &key, [Route::new("/", 200, "text/plain", "ok")]).expect("https");
     let location = format!("https://127.0.0.1:{}/stolen", target.addr().port());
     let hook = HttpsServer::start(&cert, &key, [Route::redirect("/hook", 307, &location)]).expect("https");
-    let extra = webhooks_toml(&["127.0.0.1"], &ca, dir.path());
+    let extra = DELIVERY.to_owned() + &webhooks_toml(&["127.0.0.1"], &ca, dir.path());
     let server = Server::start_with(Backend::Embedded, Opts { extra_toml: extra, ..Opts::default() });
     let (st, b) = add_webhook(&server, &format!("https://127.0.0.1:{}/hook", hook.addr().port()));
     assert_eq!(st, 201, "{b}");
