@@ -170,10 +170,7 @@ fn posts(server: &Server, result: &str) -> f64 {
         .text()
         .expect("metrics text");
     let series = format!("sealpost_webhook_posts_total{{result=\"{result}\"}}");
-    text.lines()
-        .filter_map(|l| l.strip_prefix(series.as_str()))
-        .filter_map(|v| v.trim().parse::<f64>().ok())
-        .sum()
+    text.lines().filter_map(|l| l.strip_prefix(series.as_str())).filter_map(|v| v.trim().parse::<f64>().ok()).sum()
 }
 
 fn refused(st: u16, b: &Value) -> bool {
@@ -251,11 +248,13 @@ fn a_name_that_resolves_to_loopback_is_refused_at_delivery() {
     std::fs::write(&config, text.replace("allow_hosts = [\"localhost\"]", "allow_hosts = []")).expect("config");
     server.start_again();
     send_one(&server);
-    common::wait_until(Duration::from_secs(30), "the refused post is recorded as a failed attempt", || {
-        posts(&server, "retry") + posts(&server, "failed") >= 1.0
+    common::wait_until(Duration::from_secs(30), "a post attempt after the restart", || {
+        posts(&server, "retry") + posts(&server, "failed") + posts(&server, "delivered") >= 1.0
     });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.requests().len(), before, "a refused endpoint got a request: {:?}", receiver.requests());
+    assert_eq!(posts(&server, "delivered"), 0.0, "a refused endpoint counted as delivered");
+    assert!(posts(&server, "retry") >= 1.0, "the refusal is recorded as a failed attempt, retried later");
     let log = server.serve_log();
     assert!(log.contains("loopback"), "the refusal is logged with its reason: {log}");
     for phi in ["jane.doe", "Knee"] {
@@ -279,9 +278,10 @@ fn redirects_are_not_followed() {
     common::wait_until(Duration::from_secs(30), "the endpoint answers the post with a redirect", || {
         hook.requests().iter().any(|r| r.starts_with("POST /hook"))
     });
-    common::wait_until(Duration::from_secs(10), "the redirect is recorded as a failed attempt", || {
-        posts(&server, "retry") >= 1.0
+    common::wait_until(Duration::from_secs(10), "the attempt is recorded", || {
+        posts(&server, "retry") + posts(&server, "delivered") >= 1.0
     });
     std::thread::sleep(Duration::from_millis(500));
     assert!(target.requests().is_empty(), "the redirect was followed: {:?}", target.requests());
+    assert_eq!(posts(&server, "delivered"), 0.0, "a redirect is not a delivery");
 }

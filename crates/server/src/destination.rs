@@ -281,14 +281,21 @@ impl AllowList {
         if named || self.nets.iter().any(|n| n.contains(&ip)) { Ok(()) } else { refused }
     }
 
+    /// Checks a URL host that is an address literal (`127.0.0.1`, `[::1]`);
+    /// a name passes (it is checked once resolved).
+    pub fn check_literal(&self, host: &str) -> Result<(), Refused> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<IpAddr>() {
+            Ok(ip) => self.check(host, ip),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Checks a URL host before any lookup: an address literal by its
     /// address; `localhost` and names under `.localhost` (RFC 6761) as
     /// loopback. Other names are checked once resolved.
     pub fn check_host(&self, host: &str) -> Result<(), Refused> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = bare.parse::<IpAddr>() {
-            return self.check(host, ip);
-        }
+        self.check_literal(host)?;
         let name = normal_name(host);
         if name == "localhost" || name.ends_with(".localhost") {
             return self.check(host, IpAddr::V4(Ipv4Addr::LOCALHOST));

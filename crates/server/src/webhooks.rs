@@ -52,6 +52,17 @@ pub fn event_payload(
 /// Names are checked again, on their resolved addresses, at connect time
 /// ([`GuardedResolver`]). The error is a message for the API's `url` field.
 pub fn check_url(url: &str, allow: &AllowList) -> Result<reqwest::Url, String> {
+    check(url, allow, true)
+}
+
+/// [`check_url`] at delivery: address literals only (they never pass
+/// through the resolver); names are judged by the addresses they resolve
+/// to ([`GuardedResolver`]), `localhost` included.
+fn check_url_to_post(url: &str, allow: &AllowList) -> Result<reqwest::Url, String> {
+    check(url, allow, false)
+}
+
+fn check(url: &str, allow: &AllowList, names_too: bool) -> Result<reqwest::Url, String> {
     let u = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
     if u.scheme() != "https" {
         return Err(format!("must be https:// (not {}://)", u.scheme()));
@@ -62,7 +73,8 @@ pub fn check_url(url: &str, allow: &AllowList) -> Result<reqwest::Url, String> {
     // The URL parser has normalised the host: IPv6 in brackets, IPv4 in
     // dotted quads (`https://2130706433/` is 127.0.0.1), names lower-cased.
     let Some(host) = u.host_str().filter(|h| !h.is_empty()) else { return Err("must name a host".into()) };
-    allow.check_host(host).map_err(|e| format!("host {host}: {e}{}", hint(&e)))?;
+    let checked = if names_too { allow.check_host(host) } else { allow.check_literal(host) };
+    checked.map_err(|e| format!("host {host}: {e}{}", hint(&e)))?;
     Ok(u)
 }
 
@@ -247,7 +259,7 @@ async fn post_one(app: &App, client: &reqwest::Client, item: OutboxItem) -> Resu
             let sig = signature(&secret, &item.id, ts, &item.payload)?;
             // Address literals never pass through the resolver: check them
             // (and the scheme) here, against today's allow-list.
-            let url = check_url(&h.url, &app.cfg.webhooks.allow_list()?);
+            let url = check_url_to_post(&h.url, &app.cfg.webhooks.allow_list()?);
             if let Err(e) = &url {
                 tracing::warn!(webhook = %h.id, error = %e, "webhook endpoint refused");
             }
@@ -256,10 +268,10 @@ async fn post_one(app: &App, client: &reqwest::Client, item: OutboxItem) -> Resu
                 Ok(url) => Some(
                     client
                         .post(url)
-                .header("content-type", "application/json")
-                .header("webhook-id", &item.id)
-                .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", sig)
+                        .header("content-type", "application/json")
+                        .header("webhook-id", &item.id)
+                        .header("webhook-timestamp", ts.to_string())
+                        .header("webhook-signature", sig)
                         .body(item.payload.clone())
                         .send()
                         .await,
