@@ -35,5 +35,5 @@ pub use dane::{DaneError, DaneResolver, Tlsa, TlsaLookup};
 pub use https::{HttpsError, HttpsFetcher, HttpsOptions, HttpsResponse};
 pub use mta_sts::{Mode, MtaSts, MtaStsError, Policy, PolicyError, parse_policy};
 pub use mx::{MxError, MxHost, MxResolver};
-pub use tls::TlsClient;
+pub use tls::{TlsClient, trust_roots};
 pub use wkd::{Wkd, WkdError, wkd_hash, wkd_urls};

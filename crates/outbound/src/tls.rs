@@ -93,7 +93,7 @@ impl ServerCertVerifier for RecordingVerifier {
 /// The Mozilla root set plus the CA certificates in `extra_ca_files` (PEM):
 /// the one trust store for MX connections and for MTA-STS/WKD fetches. The
 /// error names the file.
-pub(crate) fn trust_roots(extra_ca_files: &[impl AsRef<Path>]) -> Result<RootCertStore, String> {
+pub fn trust_roots(extra_ca_files: &[impl AsRef<Path>]) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     for path in extra_ca_files {
         let path = path.as_ref();

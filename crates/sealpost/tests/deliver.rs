@@ -66,6 +66,8 @@ fn delivery_toml(p: &Peers, policy: &str, strip_port: u16) -> String {
 enabled = true
 workers = 4
 name_servers = ["{dns}"]
+# The test zone points MX hosts at loopback (issue 13.10: not without this).
+allow_internal_mx = ["127.0.0.0/8", "::1"]
 extra_ca_files = ["{ca}"]
 retry_base_seconds = 1
 policy = "{policy}"

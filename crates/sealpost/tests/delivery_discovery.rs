@@ -123,6 +123,8 @@ fn mta_sts_dane_and_wkd_shape_delivery() {
 enabled = true
 retry_base_seconds = 1
 name_servers = ["{dns}"]
+# The test zone points MX hosts at loopback (issue 13.10: not without this).
+allow_internal_mx = ["127.0.0.0/8", "::1"]
 smtp_port = {smtp}
 extra_ca_files = ["{ca}"]
 https_port = {https}

@@ -357,6 +357,8 @@ fn requiretls_goes_only_over_verified_tls_to_servers_that_offer_it() {
 [delivery]
 enabled = true
 name_servers = ["{dns}"]
+# The test zone points MX hosts at loopback (issue 13.10: not without this).
+allow_internal_mx = ["127.0.0.0/8", "::1"]
 extra_ca_files = ["{ca}"]
 notice_from = "no-reply@clinic.test"
 connection_cache_seconds = 0

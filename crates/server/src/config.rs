@@ -47,6 +47,34 @@ pub struct Config {
     /// Prometheus metrics (R-OP-3).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Where webhook events may be posted (issue 13.10).
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[webhooks]`: webhook endpoints are HTTPS, never internal addresses
+/// (loopback, private, link-local, unique-local, CGNAT, metadata, …) unless
+/// listed here; see [`crate::destination`] and docs/configuration.md.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Internal hosts webhooks may reach anyway: host names (exact match),
+    /// IP addresses and CIDR networks, e.g.
+    /// `["hooks.internal.example", "127.0.0.1", "10.20.0.0/16"]`.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for webhook endpoints, besides the
+    /// Mozilla roots (an internal CA).
+    #[serde(default)]
+    pub extra_ca_files: Vec<PathBuf>,
+}
+
+impl WebhooksConfig {
+    /// The parsed allow-list.
+    pub fn allow_list(&self) -> Result<crate::destination::AllowList, ServerError> {
+        crate::destination::AllowList::parse(&self.allow_hosts)
+            .map_err(|e| ServerError::Config(format!("[webhooks] allow_hosts: {e}")))
+    }
 }
 
 /// `[metrics]`: where `GET /metrics` (Prometheus text) is served.
@@ -229,6 +257,22 @@ pub struct DeliveryConfig {
     /// Port for MTA-STS policy and WKD fetches (443; tests use a loopback port).
     #[serde(default = "default_https_port")]
     pub https_port: u16,
+    /// Internal MX hosts delivery may connect to (issue 13.10): MX host
+    /// names, IP addresses and CIDR networks, as `[webhooks] allow_hosts`.
+    /// By default an MX address in loopback, private, link-local,
+    /// unique-local, CGNAT, metadata or other non-public space is skipped.
+    /// Routes and the relayhost are the operator's own choice and are not
+    /// checked.
+    #[serde(default)]
+    pub allow_internal_mx: Vec<String>,
+}
+
+impl DeliveryConfig {
+    /// The parsed `allow_internal_mx` list.
+    pub fn internal_mx(&self) -> Result<crate::destination::AllowList, ServerError> {
+        crate::destination::AllowList::parse(&self.allow_internal_mx)
+            .map_err(|e| ServerError::Config(format!("[delivery] allow_internal_mx: {e}")))
+    }
 }
 
 /// Limits for one destination domain.
@@ -390,6 +434,7 @@ impl Default for DeliveryConfig {
             dane: true,
             wkd: true,
             https_port: default_https_port(),
+            allow_internal_mx: Vec::new(),
         }
     }
 }
@@ -724,6 +769,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             archive: ArchiveConfig::default(),
             metrics: MetricsConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -747,6 +793,8 @@ impl Config {
 
     /// Checks what serde cannot: listener rules.
     pub fn validate(&self) -> Result<(), ServerError> {
+        self.webhooks.allow_list()?;
+        self.delivery.internal_mx()?;
         for l in &self.smtp {
             if l.tls == ListenerTls::None && !l.allow_plaintext {
                 return Err(ServerError::Config(format!(

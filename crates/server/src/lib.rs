@@ -19,6 +19,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod deliver;
+pub mod destination;
 pub mod dkim_keys;
 mod error;
 mod fsutil;

@@ -3,7 +3,8 @@
 //! from a fixed list of [`Route`]s and recording every request line.
 //!
 //! One request per connection (`Connection: close`), which is all a policy
-//! or key fetch needs. A path without a route gets `404`. A redirect is a
+//! or key fetch needs. `POST` is answered like `GET` (the body is read and
+//! dropped), for webhook endpoints. A path without a route gets `404`. A redirect is a
 //! route with a `Location` header ([`Route::redirect`]), so tests can check
 //! that a client does not follow it.
 //!
@@ -178,9 +179,12 @@ fn serve(conn: TcpStream, config: Arc<ServerConfig>, routes: &Mutex<Vec<Route>>,
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let route =
         routes.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|r| target.starts_with(&r.prefix)).cloned();
+    if method == "POST" && !read_body(&mut stream, &head) {
+        return;
+    }
     let route = match (method, route) {
-        ("GET", Some(route)) => route,
-        ("GET", None) => Route::new("", 404, "text/plain", "not found\n"),
+        ("GET" | "POST", Some(route)) => route,
+        ("GET" | "POST", None) => Route::new("", 404, "text/plain", "not found\n"),
         _ => Route::new("", 405, "text/plain", "method not allowed\n"),
     };
     let _ = stream.write_all(&response(&route));
@@ -204,6 +208,27 @@ fn read_head(stream: &mut impl Read) -> Option<String> {
         }
     }
     Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Reads and drops a request body of `Content-Length` bytes (some may have
+/// come with the head); false when the stream ends early.
+fn read_body(stream: &mut impl Read, head: &str) -> bool {
+    let Some(end) = head.find("\r\n\r\n") else { return false };
+    let length = head[..end]
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut left = length.saturating_sub(head.len() - end - 4);
+    let mut chunk = [0u8; 1024];
+    while left > 0 {
+        match stream.read(&mut chunk[..left.min(1024)]) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => left -= n,
+        }
+    }
+    true
 }
 
 fn response(route: &Route) -> Vec<u8> {

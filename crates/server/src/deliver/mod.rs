@@ -40,6 +40,8 @@ pub struct Deliverer {
     mta_sts: MtaSts,
     dane: DaneResolver,
     wkd: Wkd,
+    /// MX addresses in non-public space that may be used anyway.
+    internal_mx: crate::destination::AllowList,
 }
 
 impl Deliverer {
@@ -67,7 +69,8 @@ impl Deliverer {
         let wkd = Wkd::new(https()?);
         // DANE trusts the AD bit, so only from resolvers the operator named.
         let dane = DaneResolver::with_servers(if cfg.dane { &cfg.name_servers } else { &[] });
-        Ok(Arc::new(Deliverer { app, resolver, tls, node, throttle, pool, mta_sts, dane, wkd }))
+        let internal_mx = cfg.internal_mx()?;
+        Ok(Arc::new(Deliverer { app, resolver, tls, node, throttle, pool, mta_sts, dane, wkd, internal_mx }))
     }
 
     /// Delivers both streams until the task is dropped: each stream has its

@@ -287,6 +287,7 @@ async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, en
         Ok(Slot::Free(permit)) => permit,
         Err(wait) => return Attempt::Busy(wait),
     };
+    let routed = route.is_some();
     let resolved = match route {
         Some((host, port)) => d.resolver.resolve_host(&host, port).await.map(|h| vec![h]),
         None => d.resolver.resolve(domain).await,
@@ -297,6 +298,28 @@ async fn attempt(d: &Deliverer, stream: Category, domain: &str, needs: Needs, en
         Err(MxError::NoHost) => return Attempt::Permanent { code: None, why: "the domain has no mail server" },
         Err(MxError::Lookup(_)) => return Attempt::Transient { code: None, why: "DNS lookup failed" },
     };
+    // Issue 13.10: an MX (not a configured route) whose address is
+    // loopback, private, link-local, metadata… is skipped unless
+    // `allow_internal_mx` lists it. The addresses checked here are the ones
+    // connected to below: no second lookup.
+    if !routed {
+        for host in &mut hosts {
+            host.addrs.retain(|a| match d.internal_mx.check(&host.host, a.ip()) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(mx = %host.host, error = %e, "MX address refused");
+                    false
+                }
+            });
+        }
+        hosts.retain(|h| !h.addrs.is_empty());
+        if hosts.is_empty() {
+            return Attempt::Transient {
+                code: None,
+                why: "every mail server of the domain resolves to an internal address ([delivery] allow_internal_mx)",
+            };
+        }
+    }
     if let Some(policy) = &sts {
         hosts.retain(|h| policy.matches_mx(&h.host));
         if hosts.is_empty() {

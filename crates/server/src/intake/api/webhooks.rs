@@ -22,7 +22,11 @@ use crate::app::App;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddWebhook {
-    /// Endpoint: `https://…`, or `http://` to a loopback address.
+    /// Endpoint: `https://…` to a public host. Internal addresses (loopback,
+    /// private, link-local, unique-local, CGNAT, cloud metadata) are refused
+    /// unless the installation lists them in `[webhooks] allow_hosts`; the
+    /// check is repeated on the resolved address at every delivery, and
+    /// redirects are not followed.
     pub url: String,
 }
 
