@@ -361,18 +361,7 @@ fn import_export(backend: Backend) {
 fn a_message_the_indexer_cannot_load_is_retried_not_lost() {
     let mut server = Server::start(Backend::Embedded);
     server.stop();
-    let mbox = server.data_dir().join("retry.mbox");
-    let mut text_mbox = String::new();
-    for i in 0..2 {
-        text_mbox.push_str(&format!(
-            "From records@example.org Mon Jan  5 09:00:00 2015\nFrom: records@example.org\nTo: p{i}@example.net\n\
-             Subject: Retry me {i}\nDate: Mon, 05 Jan 2015 09:00:0{i} +0000\nMessage-ID: <retry-{i}@example.org>\n\n\
-             Body {i}\n\n"
-        ));
-    }
-    std::fs::write(&mbox, text_mbox).expect("mbox");
-    let out = server.cli(&["import", mbox.to_str().expect("path")]);
-    assert!(out.status.success(), "import: {}", common::text(&out));
+    common::import_mbox(&server, "retry", &["Retry me 0", "Retry me 1"]);
     let (blobs, away) = (server.data_dir().join("blobs"), server.data_dir().join("blobs.away"));
     std::fs::rename(&blobs, &away).expect("hide the blobs");
 

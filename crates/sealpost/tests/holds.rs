@@ -252,18 +252,7 @@ fn a_query_hold_protects_messages_the_index_does_not_hold_yet() {
     server.stop();
 
     // No server: nothing indexes what the CLI imports.
-    let mbox = server.data_dir().join("old.mbox");
-    let mut text_mbox = String::new();
-    for (i, subject) in ["Lab results", "Lab results", "Billing", "Billing"].iter().enumerate() {
-        text_mbox.push_str(&format!(
-            "From records@example.org Mon Jan  5 09:00:00 2015\nFrom: records@example.org\nTo: p{i}@example.net\n\
-             Subject: {subject} {i}\nDate: Mon, 05 Jan 2015 09:00:0{i} +0000\nMessage-ID: <old-{i}@example.org>\n\n\
-             Body {i}\n\n"
-        ));
-    }
-    std::fs::write(&mbox, text_mbox).expect("mbox");
-    let out = server.cli(&["import", mbox.to_str().expect("path")]);
-    assert!(out.status.success(), "import: {}", text(&out));
+    common::import_mbox(&server, "old", &["Lab results 0", "Lab results 1", "Billing 2", "Billing 3"]);
     let all: BTreeSet<String> = server.sql_column("SELECT id FROM messages").into_iter().collect();
     assert_eq!(all.len(), 4);
     let hold_id = create(&server, "legal1", &legal, &["--name", "Lab matter", "--query", "subject:lab"]);

@@ -529,18 +529,7 @@ match = { query = "subject:lab" }
 "#,
     );
     server.stop();
-    let mbox = server.data_dir().join("old.mbox");
-    let mut text_mbox = String::new();
-    for (i, subject) in ["Lab results", "Billing"].iter().enumerate() {
-        text_mbox.push_str(&format!(
-            "From records@example.org Mon Jan  5 09:00:00 2015\nFrom: records@example.org\nTo: p{i}@example.net\n\
-             Subject: {subject}\nDate: Mon, 05 Jan 2015 09:00:0{i} +0000\nMessage-ID: <rule-{i}@example.org>\n\n\
-             Body {i}\n\n"
-        ));
-    }
-    std::fs::write(&mbox, text_mbox).expect("mbox");
-    let out = server.cli(&["import", mbox.to_str().expect("path")]);
-    assert!(out.status.success(), "import: {}", text(&out));
+    common::import_mbox(&server, "rule", &["Lab results", "Billing"]);
 
     let report = run(&server, "2030-01-01", false);
     assert!(ids(&report["disposed"]).is_empty(), "disposed before the query rule could see them: {report}");

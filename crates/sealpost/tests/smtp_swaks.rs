@@ -283,10 +283,17 @@ fn accept_and_readback(backend: Backend) {
 both_backends!(accept_and_readback => accept_and_readback_embedded, accept_and_readback_scaleout);
 
 fn swaks_auth(port: u16, user: &str, password: &str) -> (bool, String) {
+    swaks_auth_from("127.0.0.1", port, user, password)
+}
+
+/// `swaks_auth` from another loopback address (`--local-interface`).
+fn swaks_auth_from(local: &str, port: u16, user: &str, password: &str) -> (bool, String) {
     let server = format!("127.0.0.1:{port}");
     swaks(&[
         "--server",
         &server,
+        "--local-interface",
+        local,
         "--tlsc",
         "--auth",
         "PLAIN",
@@ -353,50 +360,12 @@ fn bad_api_keys_from_one_client_do_not_lock_out_the_others() {
     let port = server.ports.implicit;
     let other_tenant_key = server.create_api_key("default", "send");
     let wrong = format!("{}x", &other_tenant_key[..other_tenant_key.len() - 1]);
-    // Connect to the listener (127.0.0.1) from another loopback address.
-    let attacker = format!("127.0.0.1:{port}");
     for attempt in [wrong.as_str(), "sp_nonsense", wrong.as_str(), wrong.as_str()] {
-        let (ok, t) = swaks(&[
-            "--server",
-            &attacker,
-            "--local-interface",
-            "127.0.0.2",
-            "--tlsc",
-            "--auth",
-            "PLAIN",
-            "--auth-user",
-            "apikey",
-            "--auth-password",
-            attempt,
-            "--from",
-            "clinic@example.org",
-            "--to",
-            "patient@example.net",
-            "--body",
-            "guess",
-        ]);
+        let (ok, t) = swaks_auth_from("127.0.0.2", port, "apikey", attempt);
         assert!(!ok && t.contains("535"), "a wrong key was not refused:\n{t}");
     }
     // The attacking address is locked out, even with a right key...
-    let (ok, t) = swaks(&[
-        "--server",
-        &attacker,
-        "--local-interface",
-        "127.0.0.2",
-        "--tlsc",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "apikey",
-        "--auth-password",
-        &server.api_key,
-        "--from",
-        "clinic@example.org",
-        "--to",
-        "patient@example.net",
-        "--body",
-        "guess",
-    ]);
+    let (ok, t) = swaks_auth_from("127.0.0.2", port, "apikey", &server.api_key);
     assert!(!ok && t.contains("535"), "the attacking address was not locked out:\n{t}");
     // ...but another client's key works from its own address.
     let (ok, t) = swaks_auth(port, "apikey", &server.api_key);

@@ -156,12 +156,23 @@ impl FailureAggregator {
         }
     }
 
-    /// The repeats counted since the last drain, per client; a client with
-    /// none left its burst and is forgotten.
+    /// The repeats counted since the last drain, per client (never zero); a
+    /// client with none left its burst and is forgotten.
     fn drain(&self) -> Vec<(IpAddr, u64)> {
         let mut map = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, n| *n > 0);
         map.iter_mut().map(|(ip, n)| (*ip, std::mem::take(n))).collect()
+    }
+}
+
+/// `login.failed` for `count` API authentication failures from `client`.
+fn api_auth_failures(client: Option<IpAddr>, count: u64) -> NewEvent {
+    let ev = NewEvent::new(system_tenant(), Actor::unknown_login(), Action::LoginFailed, Outcome::Failure)
+        .detail("via", DetailValue::Name("api"))
+        .detail("count", DetailValue::Count(count as i64));
+    match client {
+        Some(ip) => ev.detail("client", DetailValue::Ip(ip)),
+        None => ev,
     }
 }
 
@@ -192,15 +203,8 @@ impl App {
     /// burst, counted after (see [`FailureAggregator`]), delayed like an
     /// SMTP failure.
     pub async fn api_auth_failed(&self, client: Option<IpAddr>) {
-        let first = client.is_none_or(|ip| self.auth_failures.record(ip));
-        if first {
-            let mut ev = NewEvent::new(system_tenant(), Actor::unknown_login(), Action::LoginFailed, Outcome::Failure)
-                .detail("via", DetailValue::Name("api"))
-                .detail("count", DetailValue::Count(1));
-            if let Some(ip) = client {
-                ev = ev.detail("client", DetailValue::Ip(ip));
-            }
-            let _ = self.audit(vec![ev]).await;
+        if client.is_none_or(|ip| self.auth_failures.record(ip)) {
+            let _ = self.audit(vec![api_auth_failures(client, 1)]).await;
         }
         tokio::time::sleep(Duration::from_millis(self.cfg.auth.failure_delay_ms)).await;
     }
@@ -209,18 +213,8 @@ impl App {
     /// per client with its count. Run every [`AUTH_FAILURE_INTERVAL`] and at
     /// shutdown.
     pub async fn flush_auth_failures(&self) -> Result<(), ServerError> {
-        let events: Vec<NewEvent> = self
-            .auth_failures
-            .drain()
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(ip, n)| {
-                NewEvent::new(system_tenant(), Actor::unknown_login(), Action::LoginFailed, Outcome::Failure)
-                    .detail("via", DetailValue::Name("api"))
-                    .detail("count", DetailValue::Count(n as i64))
-                    .detail("client", DetailValue::Ip(ip))
-            })
-            .collect();
+        let events: Vec<NewEvent> =
+            self.auth_failures.drain().into_iter().map(|(ip, n)| api_auth_failures(Some(ip), n)).collect();
         if !events.is_empty() {
             self.audit(events).await?;
         }

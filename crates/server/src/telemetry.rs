@@ -295,7 +295,7 @@ async fn refresh_gauges(app: &App) {
         let age = oldest.map(|t| (now - t).max(0) as f64 / 1e6).unwrap_or(0.0);
         gauge!(names::QUEUE_OLDEST, "stream" => stream.as_str()).set(age);
     }
-    gauge!(names::INDEX_LAG).set(counts.unindexed as f64);
+    gauge!(names::INDEX_LAG).set(counts.index.unindexed as f64);
     gauge!(names::WEBHOOK_BACKLOG).set(counts.webhook_pending as f64);
 }
 

@@ -637,7 +637,7 @@ pub struct ExportRecord {
 }
 
 /// How far the search index is behind the messages (`Store::index_lag`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IndexLag {
     /// Messages not in the index yet.
     pub unindexed: i64,

@@ -27,8 +27,8 @@ pub struct QueueBacklog {
 pub struct OperationalCounts {
     /// The delivery queue, per stream and state (only non-empty ones).
     pub queue: Vec<QueueBacklog>,
-    /// Messages committed but not yet in the search index.
-    pub unindexed: i64,
+    /// How far the search index is behind.
+    pub index: crate::IndexLag,
     /// Webhook events waiting to be posted (state `pending`).
     pub webhook_pending: i64,
 }
@@ -67,13 +67,12 @@ impl Store {
             };
             queue.push(QueueBacklog { stream, state, recipients: r.try_get("n")?, oldest_created_at: oldest });
         }
-        let unindexed: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE indexed = 0").fetch_one(pool).await?.try_get("n")?;
+        let index = self.index_lag().await?;
         let webhook_pending: i64 = sqlx::query("SELECT COUNT(*) AS n FROM webhook_outbox WHERE state = 'pending'")
             .fetch_one(pool)
             .await?
             .try_get("n")?;
-        Ok(OperationalCounts { queue, unindexed, webhook_pending })
+        Ok(OperationalCounts { queue, index, webhook_pending })
     }
 }
 

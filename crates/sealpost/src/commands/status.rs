@@ -14,8 +14,8 @@ pub async fn exec(ctx: &mut Context) -> Result<i32> {
     let app = ctx.app().await?;
     let now = sealpost_model::now_micros();
     let age = |at: Option<i64>| at.map(|t| (now - t).max(0) / 1_000_000);
-    let lag = app.store.index_lag().await?;
     let counts = app.store.operational_counts().await?;
+    let lag = counts.index;
     let queue: Vec<_> = counts
         .queue
         .iter()

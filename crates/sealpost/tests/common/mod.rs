@@ -594,6 +594,24 @@ impl Drop for Server {
     }
 }
 
+/// Imports (CLI `import`) an mbox of messages dated January 2015, one per
+/// subject: `To: p{i}@example.net`, `Message-ID: <{tag}-{i}@example.org>`,
+/// body `Body {i}`. Asserts the import succeeded.
+pub fn import_mbox(server: &Server, tag: &str, subjects: &[&str]) {
+    let mut mbox = String::new();
+    for (i, subject) in subjects.iter().enumerate() {
+        mbox.push_str(&format!(
+            "From records@example.org Mon Jan  5 09:00:00 2015\nFrom: records@example.org\nTo: p{i}@example.net\n\
+             Subject: {subject}\nDate: Mon, 05 Jan 2015 09:00:0{i} +0000\nMessage-ID: <{tag}-{i}@example.org>\n\n\
+             Body {i}\n\n"
+        ));
+    }
+    let path = server.data_dir().join(format!("{tag}.mbox"));
+    std::fs::write(&path, mbox).expect("write mbox");
+    let out = server.cli(&["import", path.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "import: {}", text(&out));
+}
+
 /// Runs swaks; (exit success, full transcript).
 pub fn swaks(args: &[&str]) -> (bool, String) {
     let out = Command::new("swaks")

@@ -31,7 +31,7 @@ use sealpost_store::{CertificateRecord, Commit, DisposalPage, ExpiredMessage, Op
 use serde::Serialize;
 
 use super::holds::{ActiveHolds, ArchiveError, Coverage, HoldId};
-use super::retention::{EvaluationReport, custodians_of};
+use super::retention::{EvaluationReport, custodians_of, decision_version};
 use crate::ServerError;
 use crate::access::OpenedMessage;
 use crate::app::App;
@@ -122,7 +122,7 @@ impl App {
         if !opts.dry_run {
             self.finish_interrupted_disposals(tenant).await?;
         }
-        let policy_version = self.decision_version(self.retention_policy(tenant).await?.version)?;
+        let policy_version = decision_version(self.retention_policy(tenant).await?.version, &self.state_table()?);
         let mut holds = self.active_holds(tenant).await?;
         let mut after: Option<(i64, MessageId)> = None;
         let mut paused = false;

@@ -27,6 +27,16 @@ use crate::settings::Compiled;
 /// Messages evaluated per commit.
 const EVALUATION_BATCH: i64 = 500;
 
+/// The version stored with each retention decision: the policy's version
+/// (high 32 bits) and the state table's rules fingerprint (low 32 bits), so
+/// a corrected table — shipped by an upgrade, or an edited copy — makes
+/// every stored decision stale and the next run evaluates it again (a
+/// child's record must not keep a date from a table that lacked its state's
+/// minors rule).
+pub(crate) fn decision_version(policy_version: i64, states: &StateTable) -> i64 {
+    (policy_version << 32) | (states.rules_fingerprint() & 0xFFFF_FFFF) as i64
+}
+
 /// A tenant's policy with its version. Version 0 is the built-in default
 /// ([`default_policy`]) of a tenant that never set one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,17 +289,6 @@ impl App {
         Ok(doc.version)
     }
 
-    /// The version stored with each retention decision: the policy's
-    /// version (high 32 bits) and the state table's rules fingerprint (low
-    /// 32 bits), so a corrected table — shipped by an upgrade, or an edited
-    /// copy — makes every stored decision stale and the next run evaluates
-    /// it again (a child's record must not keep a date from a table that
-    /// lacked its state's minors rule).
-    pub(crate) fn decision_version(&self, policy_version: i64) -> Result<i64, ServerError> {
-        let fingerprint = self.state_table()?.rules_fingerprint() & 0xFFFF_FFFF;
-        Ok((policy_version << 32) | fingerprint as i64)
-    }
-
     /// The state medical-record table in force: `[archive] state_table`, else the shipped one.
     pub fn state_table(&self) -> Result<StateTable, ServerError> {
         let table = match &self.cfg.archive.state_table {
@@ -323,11 +322,11 @@ impl App {
     /// those tenants' messages instead.
     pub(crate) async fn index_time_evaluator(&self, tenant: &TenantId) -> Result<Option<Arc<Evaluator>>, ServerError> {
         let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
-        let version = self.decision_version(version)?;
         if policy.queries().next().is_some() {
             return Ok(None);
         }
         let (states, settings) = (self.state_table()?, self.settings(tenant).await?);
+        let version = decision_version(version, &states);
         Ok(Some(Arc::new(Evaluator { version, policy, states, settings, matched: HashMap::new() })))
     }
 
@@ -338,7 +337,8 @@ impl App {
     /// uses every core.
     pub async fn evaluate_retention(&self, tenant: &TenantId) -> Result<EvaluationReport, ArchiveError> {
         let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
-        let version = self.decision_version(version)?;
+        let states = self.state_table()?;
+        let version = decision_version(version, &states);
         // Keyword-query rules answer from the search index: only messages
         // it held before the queries run are evaluated now; the others stay
         // unevaluated (so never expire) until a run after their indexing.
@@ -357,7 +357,8 @@ impl App {
                 Some(e) => e.clone(),
                 None => {
                     let matched = self.rule_query_matches(tenant, &policy).await?;
-                    let (states, settings) = (self.state_table()?, self.settings(tenant).await?);
+                    let settings = self.settings(tenant).await?;
+                    let states = states.clone();
                     let e = Arc::new(Evaluator { version, policy: policy.clone(), states, settings, matched });
                     evaluator = Some(e.clone());
                     e
