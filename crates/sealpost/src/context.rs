@@ -3,17 +3,16 @@
 //! use, so `init` and argument errors never touch the store).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use sealpost_server::app::App;
-use sealpost_server::config::{Config, resolve};
+use sealpost_core::config::{Config, resolve};
+use sealpost_server::Services;
 
 /// What a command is given: `--data`, and the application behind it.
 pub struct Context {
     data: PathBuf,
     config: Option<Config>,
-    app: Option<Arc<App>>,
+    app: Option<Services>,
 }
 
 impl Context {
@@ -45,7 +44,7 @@ impl Context {
 
     /// The application, opened on first use; an error naming `sealpost init`
     /// when the data directory is not initialized.
-    pub async fn app(&mut self) -> Result<Arc<App>> {
+    pub async fn app(&mut self) -> Result<Services> {
         if let Some(app) = &self.app {
             return Ok(app.clone());
         }
@@ -53,14 +52,14 @@ impl Context {
             bail!("{} is not initialized: run `sealpost init` (or `sealpost serve`) first", self.data.display());
         }
         let cfg = self.config()?.clone();
-        let app = App::open(&self.data, cfg).await?;
+        let app = Services::open(&self.data, cfg).await?;
         self.app = Some(app.clone());
         Ok(app)
     }
 
     /// Adopts an application opened elsewhere (by `init`), so that
     /// [`Context::close`] closes it.
-    pub fn adopt(&mut self, app: Arc<App>) {
+    pub fn adopt(&mut self, app: Services) {
         self.app = Some(app);
     }
 
@@ -68,7 +67,7 @@ impl Context {
     /// first. Closing twice is harmless (`serve` closes on its own).
     pub async fn close(self) {
         if let Some(app) = self.app {
-            app.store.close().await;
+            app.core.store.close().await;
         }
     }
 }

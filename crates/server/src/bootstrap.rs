@@ -2,19 +2,19 @@
 //! admin user and API key. `sealpost serve` runs it on a fresh data directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use sealpost_audit::Actor;
 use sealpost_crypto::{RootKey, random_token};
 use sealpost_model::{Role, Scope, TenantId};
 use serde::Serialize;
 
-use crate::ServerError;
-use crate::admin::generated_password;
-use crate::app::App;
-use crate::config::{CONFIG_FILE, Config, resolve};
-use crate::fsutil::write_private;
-use crate::tls::ensure_certificate;
+use sealpost_core::ServerError;
+use sealpost_core::config::{CONFIG_FILE, Config, resolve};
+use sealpost_core::fsutil::write_private;
+use sealpost_core::tls::ensure_certificate;
+use sealpost_identity::generated_password;
+
+use crate::Services;
 
 /// What `init` created, printed once (`--json` gives exactly these keys).
 #[derive(Debug, Serialize)]
@@ -38,7 +38,7 @@ pub fn is_initialized(data_dir: &Path) -> Result<bool, ServerError> {
 }
 
 /// Initializes `data_dir`. Uses an existing `sealpost.toml` if there is one.
-pub async fn init(data_dir: &Path) -> Result<(Arc<App>, InitOutput), ServerError> {
+pub async fn init(data_dir: &Path) -> Result<(Services, InitOutput), ServerError> {
     if is_initialized(data_dir)? {
         return Err(ServerError::State(format!("{} is already initialized", data_dir.display())));
     }
@@ -70,12 +70,13 @@ pub async fn init(data_dir: &Path) -> Result<(Arc<App>, InitOutput), ServerError
     write_private(&resolve(data_dir, &cfg.keys.root_key_file), &file)?;
     ensure_certificate(&resolve(data_dir, &cfg.tls.cert), &resolve(data_dir, &cfg.tls.key), &cfg.hostname)?;
 
-    let app = App::open(data_dir, cfg).await?;
+    let app = Services::open(data_dir, cfg).await?;
     let tenant = TenantId::parse("default").map_err(|e| ServerError::State(e.to_string()))?;
-    app.create_tenant(&tenant, "Default organization", Actor::cli()).await?;
+    app.identity.create_tenant(&tenant, "Default organization", Actor::cli()).await?;
     let admin_password = generated_password()?;
-    app.create_user(&tenant, "admin", &admin_password, Role::Admin, Actor::cli()).await?;
+    app.identity.create_user(&tenant, "admin", &admin_password, Role::Admin, Actor::cli()).await?;
     let (_, api_key) = app
+        .identity
         .create_api_key(&tenant, "initial", vec![Scope::Send, Scope::ReadEvents, Scope::Admin], Actor::cli())
         .await?;
     let out = InitOutput {

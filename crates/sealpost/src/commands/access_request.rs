@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
+use sealpost_archive::access::{AccessRequest, AccessRequestSummary};
 use sealpost_audit::{Actor, rfc3339_micros};
 use sealpost_model::EventId;
-use sealpost_server::archive::access::{AccessRequest, AccessRequestSummary};
 
 use super::TenantArg;
 use super::export::{Format, progress_bar};
@@ -43,7 +43,7 @@ enum AccessRequestCommand {
         #[arg(long)]
         notes: Option<String>,
         /// Days until the answer is due (at most 60: 30 plus one extension).
-        #[arg(long, default_value_t = sealpost_server::archive::access::DEFAULT_DUE_DAYS)]
+        #[arg(long, default_value_t = sealpost_archive::access::DEFAULT_DUE_DAYS)]
         due_days: u32,
         /// Also include messages matching this query.
         #[arg(long)]
@@ -115,16 +115,16 @@ pub async fn exec(ctx: &mut Context, a: AccessRequestArgs) -> Result<i32> {
                 widen,
                 narrow,
             };
-            let s = app.create_access_request(&t, Actor::cli(), req).await?;
+            let s = app.archive.create_access_request(&t, Actor::cli(), req).await?;
             println!("{}", s.id);
             eprintln!("access request {} recorded; due {}", s.id, rfc3339_micros(s.due_at));
         }
         AccessRequestCommand::List { overdue, json } => {
-            let list = app.list_access_requests(&t, overdue).await?;
+            let list = app.archive.list_access_requests(&t, overdue).await?;
             if json {
                 let mut items = Vec::with_capacity(list.len());
                 for s in &list {
-                    items.push(app.access_request(&t, Actor::cli(), &s.id).await?.to_json());
+                    items.push(app.archive.access_request(&t, Actor::cli(), &s.id).await?.to_json());
                 }
                 println!("{}", serde_json::json!({ "access_requests": items }));
             } else {
@@ -135,7 +135,7 @@ pub async fn exec(ctx: &mut Context, a: AccessRequestArgs) -> Result<i32> {
             }
         }
         AccessRequestCommand::Search { id, json } => {
-            let ids = app.search_access_request(&t, Actor::cli(), &request_id(&id)?).await?;
+            let ids = app.archive.search_access_request(&t, Actor::cli(), &request_id(&id)?).await?;
             if json {
                 let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
                 println!("{}", serde_json::json!({ "total": ids.len(), "ids": ids }));
@@ -152,6 +152,7 @@ pub async fn exec(ctx: &mut Context, a: AccessRequestArgs) -> Result<i32> {
             }
             let progress = progress_bar(Some(0), "export");
             let summary = app
+                .archive
                 .fulfill_access_request(&t, Actor::cli(), &request_id(&id)?, format.into(), &out, |done, total| {
                     progress.set_length(total);
                     progress.set_position(done);

@@ -40,11 +40,11 @@ pub async fn exec(ctx: &mut Context, command: ApikeyCommand) -> Result<i32> {
     match command {
         ApikeyCommand::Create { tenant, name, scopes } => {
             let scopes = scopes.split(',').map(|s| Scope::parse(s.trim())).collect::<Result<Vec<_>, _>>()?;
-            let (_, key) = app.create_api_key(&tenant.id()?, &name, scopes, Actor::cli()).await?;
+            let (_, key) = app.identity.create_api_key(&tenant.id()?, &name, scopes, Actor::cli()).await?;
             println!("{key}");
         }
         ApikeyCommand::List { tenant } => {
-            for k in app.store.api_keys(&tenant.id()?).await? {
+            for k in app.core.store.api_keys(&tenant.id()?).await? {
                 let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
                 println!("{}  {:<8} {:<24} {}", k.id, state, scopes.join(","), k.name);
@@ -52,7 +52,7 @@ pub async fn exec(ctx: &mut Context, command: ApikeyCommand) -> Result<i32> {
         }
         ApikeyCommand::Revoke { id, tenant } => {
             let id = ApiKeyId::parse(&id).context("api key id")?;
-            app.revoke_api_key(&tenant.id()?, &id, Actor::cli()).await?;
+            app.identity.revoke_api_key(&tenant.id()?, &id, Actor::cli()).await?;
             println!("api key {id} revoked");
         }
     }

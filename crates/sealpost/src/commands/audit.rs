@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use clap::{Subcommand, ValueEnum};
 use sealpost_audit::{Action, Actor, NewEvent, Outcome, VerifyReport};
-use sealpost_server::app::{App, system_tenant};
+use sealpost_core::system_tenant;
+use sealpost_server::Services;
 
 use super::TenantArg;
 use crate::context::Context;
@@ -51,7 +52,10 @@ pub async fn exec(ctx: &mut Context, command: AuditCommand) -> Result<i32> {
                 Ok(r) if r.is_ok() => Outcome::Success,
                 _ => Outcome::Failure,
             };
-            let _ = app.audit(vec![NewEvent::new(system_tenant(), Actor::cli(), Action::AuditVerified, outcome)]).await;
+            let _ = app
+                .core
+                .audit(vec![NewEvent::new(system_tenant(), Actor::cli(), Action::AuditVerified, outcome)])
+                .await;
             return Ok(match report? {
                 VerifyReport::Ok { events, checkpoints, last_seq } => {
                     println!("OK: {events} events (last #{last_seq}), {checkpoints} signed checkpoints verified");
@@ -66,7 +70,7 @@ pub async fn exec(ctx: &mut Context, command: AuditCommand) -> Result<i32> {
         AuditCommand::Query { id, tenant } => {
             let app = ctx.app().await?;
             let id = sealpost_model::EventId::parse(&id).context("search log id")?;
-            println!("{}", app.logged_query(&tenant.id()?, Actor::cli(), &id).await?);
+            println!("{}", app.archive.logged_query(&tenant.id()?, Actor::cli(), &id).await?);
         }
         AuditCommand::Export { format, out } => {
             let app = ctx.app().await?;
@@ -79,14 +83,14 @@ pub async fn exec(ctx: &mut Context, command: AuditCommand) -> Result<i32> {
 /// Verifies the chain up to the head read first: events committed after
 /// that read are simply not covered by this run (they are appended after
 /// the head we compare with).
-async fn verify(app: &App) -> Result<VerifyReport> {
-    let head = app.store.audit_head().await?;
-    let checkpoints = app.store.audit_checkpoints().await?;
-    let keys = app.store.audit_keys().await?;
+async fn verify(app: &Services) -> Result<VerifyReport> {
+    let head = app.core.store.audit_head().await?;
+    let checkpoints = app.core.store.audit_checkpoints().await?;
+    let keys = app.core.store.audit_keys().await?;
     let mut events = Vec::new();
     let mut after = 0;
     loop {
-        let page = app.store.audit_events(after, 10_000).await?;
+        let page = app.core.store.audit_events(after, 10_000).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         let done = page.iter().any(|e| e.seq >= head.seq);
@@ -100,7 +104,7 @@ async fn verify(app: &App) -> Result<VerifyReport> {
 }
 
 /// Writes every event to `out` (standard output by default); audited with the count.
-async fn export(app: &App, format: ExportFormat, out: Option<PathBuf>) -> Result<()> {
+async fn export(app: &Services, format: ExportFormat, out: Option<PathBuf>) -> Result<()> {
     let mut w: Box<dyn Write> = match &out {
         Some(p) => {
             Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| p.display().to_string())?))
@@ -113,7 +117,7 @@ async fn export(app: &App, format: ExportFormat, out: Option<PathBuf>) -> Result
     let mut after = 0;
     let mut count = 0i64;
     loop {
-        let page = app.store.audit_events(after, 5000).await?;
+        let page = app.core.store.audit_events(after, 5000).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for e in &page {
@@ -125,10 +129,11 @@ async fn export(app: &App, format: ExportFormat, out: Option<PathBuf>) -> Result
         }
     }
     w.flush()?;
-    app.audit(vec![
-        NewEvent::new(system_tenant(), Actor::cli(), Action::AuditExported, Outcome::Success)
-            .detail("events", sealpost_audit::DetailValue::Count(count)),
-    ])
-    .await?;
+    app.core
+        .audit(vec![
+            NewEvent::new(system_tenant(), Actor::cli(), Action::AuditExported, Outcome::Success)
+                .detail("events", sealpost_audit::DetailValue::Count(count)),
+        ])
+        .await?;
     Ok(())
 }

@@ -24,7 +24,7 @@ pub async fn exec(ctx: &mut Context, command: DnsCommand) -> Result<i32> {
     let DnsCommand::Records { domain, tenant, report_address } = command;
     let app = ctx.app().await?;
     let report = report_address.unwrap_or_else(|| format!("postmaster@{domain}"));
-    let r = app.dns_records(&tenant.id()?, &domain, &report).await?;
+    let r = app.keys.dns_records(&tenant.id()?, &domain, &report).await?;
     // Without a key there is no DKIM record to print: say how to make one,
     // as a zone-file comment (the output still pastes into a zone) and on
     // standard error.

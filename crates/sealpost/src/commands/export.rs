@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use sealpost_archive::export::ExportFormat;
 use sealpost_audit::Actor;
-use sealpost_server::archive::export::ExportFormat;
 
 use super::TenantArg;
 use crate::context::Context;
@@ -65,6 +65,7 @@ pub async fn exec(ctx: &mut Context, a: ExportArgs) -> Result<i32> {
     }
     let progress = progress_bar(Some(0), "export");
     let summary = app
+        .archive
         .export(&a.tenant.id()?, Actor::cli(), &a.query, a.format.into(), &a.out, |done, total| {
             progress.set_length(total);
             progress.set_position(done);

@@ -3,9 +3,9 @@
 
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
+use sealpost_archive::holds::HoldScope;
 use sealpost_audit::Action;
 use sealpost_model::RecipientId;
-use sealpost_server::archive::holds::HoldScope;
 
 use super::{TenantArg, person};
 use crate::context::Context;
@@ -74,22 +74,22 @@ pub async fn exec(ctx: &mut Context, command: HoldCommand) -> Result<i32> {
         HoldCommand::Create { name, reason, custodians, from, until, query, user, tenant } => {
             let p = person(&app, &user, Action::HoldCreated).await?;
             let scope = HoldScope { custodians, from, until, query };
-            let id = app.create_hold(&tenant.id()?, &p, &name, &reason, scope).await?;
+            let id = app.archive.create_hold(&tenant.id()?, &p, &name, &reason, scope).await?;
             println!("{id}");
         }
         HoldCommand::List { tenant } => {
-            println!("{}", serde_json::to_string_pretty(&app.list_holds(&tenant.id()?).await?)?);
+            println!("{}", serde_json::to_string_pretty(&app.archive.list_holds(&tenant.id()?).await?)?);
         }
         HoldCommand::Release { id, justification, user, tenant } => {
             let p = person(&app, &user, Action::HoldReleaseRequested).await?;
             let id = RecipientId::parse(&id).context("hold id")?;
-            app.request_hold_release(&tenant.id()?, &p, &id, &justification).await?;
+            app.archive.request_hold_release(&tenant.id()?, &p, &id, &justification).await?;
             println!("hold {id}: release requested; a second person must approve it (hold approve-release)");
         }
         HoldCommand::ApproveRelease { id, user, tenant } => {
             let p = person(&app, &user, Action::HoldReleased).await?;
             let id = RecipientId::parse(&id).context("hold id")?;
-            app.approve_hold_release(&tenant.id()?, &p, &id).await?;
+            app.archive.approve_hold_release(&tenant.id()?, &p, &id).await?;
             println!("hold {id}: released");
         }
     }

@@ -31,6 +31,7 @@ pub async fn exec(ctx: &mut Context, a: ImportArgs) -> Result<i32> {
     let app = ctx.app().await?;
     let progress = progress_bar(None, "import");
     let report = app
+        .archive
         .import(&a.tenant.id()?, Actor::cli(), &a.path, a.custodian.as_deref(), |pos, total| {
             if let Some(t) = total {
                 progress.set_length(t);

@@ -16,7 +16,7 @@ pub struct InitArgs {
 
 pub async fn exec(ctx: &mut Context, args: InitArgs) -> Result<i32> {
     let (app, out) = bootstrap::init(ctx.data_dir()).await?;
-    let exposed = sealpost_server::app::passphrase_inside_data_dir(ctx.data_dir(), &app.cfg);
+    let exposed = sealpost_core::passphrase_inside_data_dir(ctx.data_dir(), &app.core.cfg);
     ctx.adopt(app);
     if args.json {
         println!("{}", serde_json::to_string(&out)?);
@@ -25,7 +25,7 @@ pub async fn exec(ctx: &mut Context, args: InitArgs) -> Result<i32> {
     }
     // Explained once at init (stderr: `--json` output stays one object).
     if let Some(file) = exposed {
-        eprintln!("\n{}", sealpost_server::app::passphrase_warning(&file));
+        eprintln!("\n{}", sealpost_core::passphrase_warning(&file));
     }
     Ok(0)
 }

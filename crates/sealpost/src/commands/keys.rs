@@ -58,26 +58,26 @@ pub async fn exec(ctx: &mut Context, command: KeysCommand) -> Result<i32> {
     let app = ctx.app().await?;
     match command {
         KeysCommand::Rotate { tenant } => {
-            let (version, count) = app.rotate_kek(&tenant.id()?, Actor::cli()).await?;
+            let (version, count) = app.keys.rotate_kek(&tenant.id()?, Actor::cli()).await?;
             println!("tenant {}: key-encryption key version {version}; {count} data keys re-wrapped", tenant.as_str());
         }
         KeysCommand::Recipient { command: RecipientKeyCommand::Add { file, tenant } } => {
             let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
-            let (kind, fingerprint, n) = app.add_recipient_key(&tenant.id()?, &bytes, Actor::cli()).await?;
+            let (kind, fingerprint, n) = app.keys.add_recipient_key(&tenant.id()?, &bytes, Actor::cli()).await?;
             println!("{kind} key {fingerprint} on file for {n} address(es)");
         }
         KeysCommand::Recipient { command: RecipientKeyCommand::List { tenant } } => {
-            for k in app.list_recipient_keys(&tenant.id()?).await? {
+            for k in app.keys.list_recipient_keys(&tenant.id()?).await? {
                 println!("{}  {:<6} {}  {}", k.id, k.kind, k.fingerprint, sealpost_audit::rfc3339_micros(k.created_at));
             }
         }
         KeysCommand::Recipient { command: RecipientKeyCommand::Remove { id, tenant } } => {
             let id = sealpost_model::RecipientId::parse(&id).context("key id")?;
-            app.remove_recipient_key(&tenant.id()?, &id, Actor::cli()).await?;
+            app.keys.remove_recipient_key(&tenant.id()?, &id, Actor::cli()).await?;
             println!("recipient key {id} removed");
         }
         KeysCommand::Dkim { domain, tenant } => {
-            let selectors = app.rotate_dkim_keys(&tenant.id()?, &domain, Actor::cli()).await?;
+            let selectors = app.keys.rotate_dkim_keys(&tenant.id()?, &domain, Actor::cli()).await?;
             println!("DKIM keys for {domain}: selectors {}", selectors.join(", "));
             println!("Publish them: sealpost dns records {domain}");
         }

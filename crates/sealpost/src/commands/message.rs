@@ -29,7 +29,7 @@ pub async fn exec(ctx: &mut Context, command: MessageCommand) -> Result<i32> {
     let MessageCommand::Show { id, raw, tenant } = command;
     let app = ctx.app().await?;
     let id = MessageId::parse(&id).context("message id")?;
-    let retention = app.retention_of(&tenant.id()?, &id).await;
+    let retention = app.archive.retention_of(&tenant.id()?, &id).await;
     if let Ok(Some(r)) = &retention
         && r.disposed_at.is_some()
         && !raw
@@ -38,7 +38,7 @@ pub async fn exec(ctx: &mut Context, command: MessageCommand) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&state)?);
         return Ok(0);
     }
-    let m = app.open_message(&tenant.id()?, &id, Actor::cli(), raw).await?;
+    let m = app.reader.open_message(&tenant.id()?, &id, Actor::cli(), raw).await?;
     let retention = retention?;
     if let Some(bytes) = m.raw {
         std::io::stdout().write_all(&bytes)?;

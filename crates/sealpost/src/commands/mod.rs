@@ -7,9 +7,9 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use sealpost_audit::Action;
+use sealpost_core::principal::Principal;
 use sealpost_model::TenantId;
-use sealpost_server::app::App;
-use sealpost_server::auth::Principal;
+use sealpost_server::Services;
 
 use crate::context::Context;
 
@@ -167,7 +167,7 @@ fn read_text(file: &Path) -> Result<String> {
 }
 
 /// The person named by `--user`, with the password from SEALPOST_PASSWORD.
-async fn person(app: &App, user: &str, purpose: Action) -> Result<Principal> {
+async fn person(app: &Services, user: &str, purpose: Action) -> Result<Principal> {
     let password = std::env::var("SEALPOST_PASSWORD").context("set SEALPOST_PASSWORD to the user's password")?;
-    Ok(app.authenticate_person(user, &password, purpose).await?)
+    Ok(app.archive.authenticate_person(user, &password, purpose).await?)
 }

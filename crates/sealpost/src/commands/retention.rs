@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
+use sealpost_archive::disposal::RunOptions;
+use sealpost_archive::retention;
 use sealpost_audit::{Action, Actor};
 use sealpost_model::MessageId;
-use sealpost_server::archive::disposal::RunOptions;
-use sealpost_server::archive::retention;
 
 use super::{TenantArg, person, read_text, tenant_id};
 use crate::context::Context;
@@ -123,7 +123,7 @@ pub async fn exec(ctx: &mut Context, command: RetentionCommand) -> Result<i32> {
     let app = ctx.app().await?;
     match command {
         RetentionCommand::Policy { command: PolicyCommand::Show { tenant } } => {
-            let p = app.retention_policy(&tenant.id()?).await?;
+            let p = app.archive.retention_policy(&tenant.id()?).await?;
             println!("# retention policy version {}\n{}", p.version, p.policy.to_toml());
         }
         RetentionCommand::Policy { command: PolicyCommand::Set { file, tenant } } => {
@@ -134,7 +134,7 @@ pub async fn exec(ctx: &mut Context, command: RetentionCommand) -> Result<i32> {
             } else {
                 sealpost_retention::Policy::from_toml(&text).context("policy TOML")?
             };
-            let version = app.put_retention_policy(&tenant.id()?, Actor::cli(), policy).await?;
+            let version = app.archive.put_retention_policy(&tenant.id()?, Actor::cli(), policy).await?;
             println!("tenant {}: retention policy version {version} saved", tenant.as_str());
         }
         RetentionCommand::Run { dry_run, now, tenant } => {
@@ -142,10 +142,10 @@ pub async fn exec(ctx: &mut Context, command: RetentionCommand) -> Result<i32> {
             let results = match tenant {
                 Some(t) => {
                     let t = tenant_id(&t)?;
-                    let r = app.run_retention(&t, &opts).await;
+                    let r = app.archive.run_retention(&t, &opts).await;
                     vec![(t, r)]
                 }
-                None => app.run_retention_all(&opts).await,
+                None => app.archive.run_retention_all(&opts).await,
             };
             let mut failed = false;
             let mut out = serde_json::Map::new();
@@ -165,7 +165,7 @@ pub async fn exec(ctx: &mut Context, command: RetentionCommand) -> Result<i32> {
             return Ok(if failed { 1 } else { 0 });
         }
         RetentionCommand::Review { command: ReviewCommand::List { tenant, now } } => {
-            let items = app.review_queue(&tenant.id()?, now_arg(now.as_deref())?).await?;
+            let items = app.archive.review_queue(&tenant.id()?, now_arg(now.as_deref())?).await?;
             println!("{}", serde_json::to_string_pretty(&items)?);
         }
         RetentionCommand::Review { command: ReviewCommand::Approve { id, user, tenant, now } } => {
@@ -174,7 +174,7 @@ pub async fn exec(ctx: &mut Context, command: RetentionCommand) -> Result<i32> {
                 bail!("user {user} belongs to another tenant");
             }
             let id = MessageId::parse(&id).context("message id")?;
-            app.approve_review(&tenant.id()?, &id, p.actor(), now_arg(now.as_deref())?).await?;
+            app.archive.approve_review(&tenant.id()?, &id, p.actor(), now_arg(now.as_deref())?).await?;
             println!("message {id}: disposal approved; disposed");
         }
         RetentionCommand::Review { command: ReviewCommand::Extend { id, until, user, tenant, now } } => {
@@ -184,11 +184,11 @@ pub async fn exec(ctx: &mut Context, command: RetentionCommand) -> Result<i32> {
             }
             let id = MessageId::parse(&id).context("message id")?;
             let date = retention::parse_date(&until).context("--until: expected YYYY-MM-DD")?;
-            app.extend_review(&tenant.id()?, &id, date, p.actor(), now_arg(now.as_deref())?).await?;
+            app.archive.extend_review(&tenant.id()?, &id, date, p.actor(), now_arg(now.as_deref())?).await?;
             println!("message {id}: kept until {until}");
         }
         RetentionCommand::Unverified { json } => {
-            let open = app.state_table()?.unverified();
+            let open = app.archive.state_table()?.unverified();
             if json {
                 println!("{}", serde_json::to_string_pretty(&open)?);
             } else {
@@ -211,7 +211,7 @@ pub async fn exec(ctx: &mut Context, command: RetentionCommand) -> Result<i32> {
             }
         }
         RetentionCommand::Certificates { tenant } => {
-            let certs = app.disposal_certificates(&tenant.id()?).await?;
+            let certs = app.archive.disposal_certificates(&tenant.id()?).await?;
             println!("{}", serde_json::to_string_pretty(&certs)?);
         }
     }

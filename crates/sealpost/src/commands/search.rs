@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 use clap::Args;
+use sealpost_archive::index::SearchFailure;
 use sealpost_audit::Actor;
-use sealpost_server::archive::index::SearchFailure;
 
 use super::TenantArg;
 use crate::context::Context;
@@ -32,7 +32,7 @@ pub struct SearchArgs {
 /// Exit 2 for a query syntax error, shown with a caret under its position.
 pub async fn exec(ctx: &mut Context, a: SearchArgs) -> Result<i32> {
     let app = ctx.app().await?;
-    match app.search(&a.tenant.id()?, Actor::cli(), &a.query, a.page, a.per_page).await {
+    match app.archive.search(&a.tenant.id()?, Actor::cli(), &a.query, a.page, a.per_page).await {
         Ok(r) => {
             if a.json {
                 let results: Vec<_> = r

@@ -26,7 +26,7 @@ pub async fn exec(ctx: &mut Context) -> Result<i32> {
         }
     };
     let data = ctx.data_dir();
-    let exposed = sealpost_server::app::passphrase_inside_data_dir(data, &app.cfg);
+    let exposed = sealpost_core::passphrase_inside_data_dir(data, &app.core.cfg);
     if let Some(file) = &exposed {
         tracing::warn!(
             file = %file.display(),
@@ -42,7 +42,7 @@ pub async fn exec(ctx: &mut Context) -> Result<i32> {
         // Loud for a person at a terminal; a JSON log (read by machines)
         // carries it as the structured warning above.
         if let Some(file) = exposed.as_ref().filter(|_| std::env::var("SEALPOST_LOG_FORMAT").as_deref() != Ok("json")) {
-            eprintln!("\n{}\n", sealpost_server::app::passphrase_warning(file));
+            eprintln!("\n{}\n", sealpost_core::passphrase_warning(file));
         }
         let _ = std::io::stdout().flush();
     })

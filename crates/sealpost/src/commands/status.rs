@@ -14,7 +14,7 @@ pub async fn exec(ctx: &mut Context) -> Result<i32> {
     let app = ctx.app().await?;
     let now = sealpost_model::now_micros();
     let age = |at: Option<i64>| at.map(|t| (now - t).max(0) / 1_000_000);
-    let counts = app.store.operational_counts().await?;
+    let counts = app.core.store.operational_counts().await?;
     let lag = counts.index;
     let queue: Vec<_> = counts
         .queue
@@ -29,7 +29,7 @@ pub async fn exec(ctx: &mut Context) -> Result<i32> {
         })
         .collect();
     let status = json!({
-        "schema": { "version": app.store.schema_version().await?, "known": Store::known_schema_version() },
+        "schema": { "version": app.core.store.schema_version().await?, "known": Store::known_schema_version() },
         "index": {
             "unindexed": lag.unindexed,
             "retrying_after_failed_load": lag.retrying,

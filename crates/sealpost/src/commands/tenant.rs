@@ -26,11 +26,11 @@ pub async fn exec(ctx: &mut Context, command: TenantCommand) -> Result<i32> {
     match command {
         TenantCommand::Create { id, name } => {
             let t = tenant_id(&id)?;
-            app.create_tenant(&t, name.as_deref().unwrap_or(&id), Actor::cli()).await?;
+            app.identity.create_tenant(&t, name.as_deref().unwrap_or(&id), Actor::cli()).await?;
             println!("tenant {t} created");
         }
         TenantCommand::List => {
-            for t in app.store.tenant_ids().await? {
+            for t in app.core.store.tenant_ids().await? {
                 println!("{t}");
             }
         }

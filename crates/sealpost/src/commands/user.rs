@@ -28,9 +28,9 @@ pub async fn exec(ctx: &mut Context, command: UserCommand) -> Result<i32> {
     let role = Role::parse(&role)?;
     let (password, generated) = match std::env::var("SEALPOST_NEW_PASSWORD") {
         Ok(p) => (p, false),
-        Err(_) => (sealpost_server::admin::generated_password()?, true),
+        Err(_) => (sealpost_identity::generated_password()?, true),
     };
-    let id = app.create_user(&tenant.id()?, &name, &password, role, Actor::cli()).await?;
+    let id = app.identity.create_user(&tenant.id()?, &name, &password, role, Actor::cli()).await?;
     println!("user {name} ({id}) created with role {role}");
     if generated {
         println!("password (shown once): {password}");

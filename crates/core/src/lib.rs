@@ -1,0 +1,39 @@
+//! Sealpost's core: what every domain service stands on, and nothing that
+//! belongs to one domain.
+//!
+//! * [`config`] — `sealpost.toml`;
+//! * [`Core`] — the store, the root key and the tenant key cache, audit
+//!   writes, and what readiness knows;
+//! * [`settings::Settings`] — per-tenant settings (R-CL, R-DL-2);
+//! * [`pipeline::Accept`] — classify, seal and commit an accepted message;
+//! * [`access::MessageReader`] — audited reads of stored messages;
+//! * [`keys::Keys`] — recipient keys, DKIM keys, KEK rotation;
+//! * [`principal::Principal`] — an authenticated caller;
+//! * [`health`], [`telemetry`] — readiness and Prometheus metrics;
+//! * [`limits`], [`tls`], [`destination`] — connection caps, the server
+//!   certificate, and where outbound connections may go.
+//!
+//! Invariant: a listener acknowledges a message (SMTP 250, HTTP 202) only
+//! with the id [`pipeline::Accept::accept`] returned, and `accept` returns
+//! only after the group commit is durable.
+
+pub mod access;
+pub mod config;
+mod core;
+pub mod destination;
+mod error;
+pub mod fsutil;
+pub mod health;
+pub mod keys;
+pub mod limits;
+pub mod pipeline;
+pub mod principal;
+pub mod settings;
+pub mod telemetry;
+pub mod tls;
+pub mod webhook_event;
+
+pub use crate::core::{
+    Core, TenantKeys, passphrase_inside_data_dir, passphrase_warning, read_passphrase, system_tenant,
+};
+pub use error::{InvalidInput, ServerError};
