@@ -450,7 +450,7 @@ impl Archive {
         let (_, request) = self.open_access_request(tenant, id).await?;
         let query = record_set_query(&request)?;
         let ids = self.matching_ids(tenant, &query).await?;
-        let query_id = self.log_query(tenant, &actor, &query).await?;
+        let query_id = self.index.log_query(tenant, &actor, &query).await?;
         let event = NewEvent::new(tenant.clone(), actor, Action::AccessRequestSearched, Outcome::Success)
             .target(*id)
             .detail("query", DetailValue::id(query_id))

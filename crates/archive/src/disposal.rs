@@ -31,8 +31,9 @@ use sealpost_store::{CertificateRecord, Commit, DisposalPage, ExpiredMessage, Op
 use serde::Serialize;
 
 use super::holds::{ActiveHolds, ArchiveError, Coverage, HoldId};
-use super::retention::{EvaluationReport, custodians_of, decision_version};
+use super::retention::{EvaluationReport, decision_version};
 use crate::Archive;
+use crate::facts::custodians_of;
 use sealpost_core::ServerError;
 use sealpost_core::access::OpenedMessage;
 use sealpost_core::pipeline::{EnvelopeMeta, seal_context};
@@ -116,7 +117,7 @@ impl Archive {
 
     async fn run_retention_inner(&self, tenant: &TenantId, opts: &RunOptions) -> Result<RunReport, ArchiveError> {
         // The index is purged once, after the run (App::purge_settled).
-        let _disposing = self.disposing();
+        let _disposing = self.index.disposing();
         let mut report = RunReport { dry_run: opts.dry_run, ..RunReport::default() };
         report.evaluation = self.evaluate_retention(tenant).await?;
         if !opts.dry_run {
@@ -341,7 +342,7 @@ impl Archive {
     /// file touched). Failures leave only ciphertext whose
     /// key is gone, still queued; the next run retries.
     async fn remove_disposed(&self, tenant: &TenantId, ids: &[MessageId]) {
-        if let Err(e) = self.unindex(tenant, ids).await {
+        if let Err(e) = self.index.unindex(tenant, ids).await {
             tracing::warn!(tenant = %tenant, error = %e, "disposal: unindex failed");
         }
         if let Err(e) = self.core.collect_blob_garbage().await {

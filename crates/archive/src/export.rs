@@ -221,7 +221,7 @@ impl Archive {
             FileSink::Zip(w) => w.finish(),
         })
         .await?;
-        let query_id = self.log_query(tenant, &actor, query).await?;
+        let query_id = self.index.log_query(tenant, &actor, query).await?;
         self.core
             .audit(vec![
                 NewEvent::new(tenant.clone(), actor, Action::ExportCreated, Outcome::Success)
@@ -247,7 +247,7 @@ impl Archive {
     ) -> Result<ExportStream, ExportFailure> {
         sealpost_search::query::parse(query).map_err(ExportFailure::Syntax)?;
         let ids = self.matching_ids(tenant, query).await?;
-        let query_id = self.log_query(tenant, &actor, query).await?;
+        let query_id = self.index.log_query(tenant, &actor, query).await?;
         let id = EventId::new();
         let id_list: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let sealed_ids = self

@@ -23,8 +23,8 @@ use sealpost_model::{MessageId, RecipientId, Role, Scope, TenantId, now_micros};
 use sealpost_store::{Commit, HoldChange, HoldRecord, Op, StoreError};
 use serde::{Deserialize, Serialize};
 
-use super::retention::{custodians_of, date_micros, parse_date};
 use crate::Archive;
+use crate::facts::{custodians_of, date_micros, parse_date};
 use sealpost_core::principal::Principal;
 use sealpost_core::{InvalidInput, ServerError};
 
@@ -32,38 +32,7 @@ use sealpost_core::{InvalidInput, ServerError};
 /// and recipient keys use, so audit events can name them.
 pub type HoldId = RecipientId;
 
-/// Failures of retention, hold and disposal operations. Texts name ids,
-/// fields and rules, never names, reasons or addresses.
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
-    /// Not allowed for this person or in this state (audited as a failure).
-    #[error("refused: {0}")]
-    Refused(String),
-    /// Bad input, naming the field.
-    #[error("invalid: {0}")]
-    Invalid(sealpost_core::InvalidInput),
-    /// No such hold or message in the tenant.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// A part it needs is not available (the search index for a query scope).
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else.
-    #[error(transparent)]
-    Server(#[from] ServerError),
-}
-
-impl From<StoreError> for ArchiveError {
-    fn from(e: StoreError) -> Self {
-        ArchiveError::Server(e.into())
-    }
-}
-
-impl From<sealpost_crypto::CryptoError> for ArchiveError {
-    fn from(e: sealpost_crypto::CryptoError) -> Self {
-        ArchiveError::Server(e.into())
-    }
-}
+pub use crate::error::ArchiveError;
 
 /// What a hold covers. Every part given must match; an empty scope covers
 /// every message of the tenant.
@@ -491,7 +460,8 @@ impl Archive {
         let day = 86_400_000_000;
         let query_ids = match &scope.query {
             Some(q) => Some(
-                self.matching_ids_without_holds(tenant, q)
+                self.index
+                    .matching_ids_without_holds(tenant, q)
                     .await
                     .map_err(|e| {
                         ArchiveError::Unavailable(format!("hold {}: query scope needs the search index: {e}", r.id))
@@ -545,6 +515,16 @@ impl Archive {
             }
         }
         Ok(out)
+    }
+}
+
+impl crate::index::HoldResolver for Archive {
+    fn held_ids<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        name: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<MessageId>, ServerError>> {
+        Box::pin(Archive::held_ids(self, tenant, name))
     }
 }
 

@@ -24,8 +24,12 @@ use sealpost_model::{EventId, MessageId, TenantId, now_micros};
 use sealpost_search::{ArchiveIndex, IndexOptions, Query, SearchError};
 use sealpost_store::{Commit, Op, SearchLogRecord};
 
-use crate::Archive;
+use futures::future::BoxFuture;
+use sealpost_core::Core;
 use sealpost_core::ServerError;
+use sealpost_core::access::{MessageReader, OpenedMessage};
+use sealpost_core::settings::Settings;
+use sealpost_store::RetentionUpdate;
 
 /// Results per page at most (the search crate's limit).
 pub const MAX_PER_PAGE: usize = 1000;
@@ -36,9 +40,48 @@ const BATCH: i64 = 1000;
 /// the intake's fsync path (search lags by about this much).
 const IDLE: Duration = Duration::from_secs(2);
 
+/// The search index service. It calls neither holds nor retention: a
+/// query's `hold:NAME` terms are resolved through [`HoldResolver`], and
+/// retention is evaluated at index time through [`IndexTimeRetention`];
+/// the archive implements both.
+pub struct Index {
+    core: Arc<Core>,
+    settings: Arc<Settings>,
+    reader: Arc<MessageReader>,
+    indexes: Indexes,
+}
+
+/// Resolves `hold:NAME` in a query to the ids the hold covers.
+pub trait HoldResolver: Sync {
+    /// The ids of `tenant`'s messages that hold `name` covers.
+    fn held_ids<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MessageId>, ServerError>>;
+}
+
+/// Retention evaluated as messages are indexed, from the bytes the indexer
+/// already opened and classified.
+pub trait IndexTimeRetention: Send + Sync {
+    /// The decider for a batch of `tenant`'s messages; `None` when the
+    /// policy cannot be evaluated at index time (the run evaluates then).
+    fn decider<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+    ) -> BoxFuture<'a, Result<Option<Arc<dyn DecideRetention>>, ServerError>>;
+}
+
+/// One retention decision, as the update that stores it. Pure CPU.
+pub trait DecideRetention: Send + Sync {
+    /// The decision for `m`, opened with its bytes; `phi`: what the
+    /// classifier found.
+    fn decide(&self, tenant: &TenantId, m: &OpenedMessage, phi: Option<bool>) -> RetentionUpdate;
+}
+
 /// Open indexes by tenant.
 #[derive(Default)]
-pub struct Indexes {
+struct Indexes {
     /// This process indexes (the server); others only read.
     writer: std::sync::atomic::AtomicBool,
     open: Mutex<HashMap<TenantId, Arc<ArchiveIndex>>>,
@@ -91,7 +134,12 @@ fn search_err(e: SearchError) -> ServerError {
     ServerError::State(format!("search index: {e}"))
 }
 
-impl Archive {
+impl Index {
+    /// Builds the service.
+    pub fn new(core: Arc<Core>, settings: Arc<Settings>, reader: Arc<MessageReader>) -> Arc<Index> {
+        Arc::new(Index { core, settings, reader, indexes: Indexes::default() })
+    }
+
     /// Makes this process the indexer (called by `serve`).
     pub fn become_indexer(&self) {
         self.indexes.writer.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -144,7 +192,7 @@ impl Archive {
 
     /// Indexes up to one batch of messages (and purges disposed ones);
     /// returns how many were processed.
-    pub async fn index_pending(&self) -> Result<usize, ServerError> {
+    pub async fn index_pending(&self, retention: &dyn IndexTimeRetention) -> Result<usize, ServerError> {
         let purged = self.purge_disposed().await?;
         let pending = self.core.store.unindexed(BATCH).await?;
         if pending.is_empty() {
@@ -158,7 +206,7 @@ impl Archive {
             let settings = self.settings.get(&tenant).await?;
             // Retention is evaluated here, from the bytes already opened and
             // classified, so a retention run normally has nothing to evaluate.
-            let evaluator = self.index_time_evaluator(&tenant).await.unwrap_or_else(|e| {
+            let evaluator = retention.decider(&tenant).await.unwrap_or_else(|e| {
                 tracing::warn!(tenant = %tenant, error = %e, "retention not evaluated at index time");
                 None
             });
@@ -230,9 +278,9 @@ impl Archive {
     }
 
     /// Runs the indexer until the task is dropped.
-    pub async fn run_indexer(self: Arc<Self>) {
+    pub async fn run_indexer(self: Arc<Self>, retention: Arc<dyn IndexTimeRetention>) {
         loop {
-            match self.index_pending().await {
+            match self.index_pending(&*retention).await {
                 Ok(n) if n as i64 == BATCH => continue,
                 Ok(_) => {
                     if let Err(e) = self.purge_settled().await {
@@ -312,12 +360,13 @@ impl Archive {
         query: &str,
         page: usize,
         per_page: usize,
+        holds: &dyn HoldResolver,
     ) -> Result<SearchResults, SearchFailure> {
         let parsed = sealpost_search::query::parse(query).map_err(SearchFailure::Syntax)?;
         if per_page == 0 || per_page > MAX_PER_PAGE {
             return Err(SearchFailure::Page);
         }
-        let page_result = self.run_query(tenant, &parsed, page, per_page, true).await?;
+        let page_result = self.run_query(tenant, &parsed, page, per_page, Some(holds)).await?;
         let log_id = self.log_query(tenant, &actor, query).await?;
         let event = NewEvent::new(tenant.clone(), actor, Action::SearchPerformed, Outcome::Success)
             .detail("query", DetailValue::id(log_id))
@@ -364,12 +413,12 @@ impl Archive {
         query: &Query,
         page: usize,
         per_page: usize,
-        resolve_holds: bool,
+        holds: Option<&dyn HoldResolver>,
     ) -> Result<(usize, Vec<(MessageId, i64)>), SearchFailure> {
         let Some(index) = self.index_or_nothing_indexed(tenant).await? else {
             return Ok((0, Vec::new()));
         };
-        let holds = self.resolve_holds(tenant, query, resolve_holds).await?;
+        let holds = self.resolve_holds(tenant, query, holds).await?;
         let query = query.clone();
         let found = tokio::task::spawn_blocking(move || {
             index.search(&query, &|name| holds.get(name).cloned().unwrap_or_default(), page, per_page)
@@ -403,17 +452,17 @@ impl Archive {
     }
 
     /// The ids each hold `query` names covers (`hold:NAME`); none resolved
-    /// (so `hold:NAME` matches nothing) unless `resolve`.
+    /// (so `hold:NAME` matches nothing) without a resolver.
     async fn resolve_holds(
         &self,
         tenant: &TenantId,
         query: &Query,
-        resolve: bool,
+        resolver: Option<&dyn HoldResolver>,
     ) -> Result<HashMap<String, Vec<String>>, ServerError> {
         let mut holds = HashMap::new();
-        for name in hold_names(query).into_iter().filter(|_| resolve) {
-            // Boxed: a hold's own scope query is run through here (without holds).
-            let ids = Box::pin(self.held_ids(tenant, &name)).await?;
+        let Some(resolver) = resolver else { return Ok(holds) };
+        for name in hold_names(query) {
+            let ids = resolver.held_ids(tenant, &name).await?;
             holds.insert(name, ids.iter().map(ToString::to_string).collect::<Vec<_>>());
         }
         Ok(holds)
@@ -422,24 +471,34 @@ impl Archive {
     /// Ids of `tenant`'s messages matching `query` (the search language of
     /// R-AR-5), newest first, as of the index's last commit; not audited as
     /// a search (callers audit what they do with them: holds, exports).
-    pub async fn matching_ids(&self, tenant: &TenantId, query: &str) -> Result<Vec<MessageId>, ServerError> {
-        self.all_matching(tenant, query, true).await
+    pub async fn matching_ids(
+        &self,
+        tenant: &TenantId,
+        query: &str,
+        holds: &dyn HoldResolver,
+    ) -> Result<Vec<MessageId>, ServerError> {
+        self.all_matching(tenant, query, Some(holds)).await
     }
 
-    /// [`App::matching_ids`] where `hold:NAME` matches nothing: for a hold's
+    /// [`Index::matching_ids`] where `hold:NAME` matches nothing: for a hold's
     /// own scope query, so holds cannot be defined by (or loop through) holds.
     pub async fn matching_ids_without_holds(
         &self,
         tenant: &TenantId,
         query: &str,
     ) -> Result<Vec<MessageId>, ServerError> {
-        self.all_matching(tenant, query, false).await
+        self.all_matching(tenant, query, None).await
     }
 
     /// Every match, from one snapshot of the index (its last commit), with
     /// no paging: no depth limit, and a commit or disposal landing meanwhile
     /// cannot shift a page and skip a message.
-    async fn all_matching(&self, tenant: &TenantId, query: &str, holds: bool) -> Result<Vec<MessageId>, ServerError> {
+    async fn all_matching(
+        &self,
+        tenant: &TenantId,
+        query: &str,
+        holds: Option<&dyn HoldResolver>,
+    ) -> Result<Vec<MessageId>, ServerError> {
         let parsed = sealpost_search::query::parse(query)
             .map_err(|e| ServerError::Invalid(sealpost_core::InvalidInput::field("query", e.to_string())))?;
         let Some(index) = self.index_or_nothing_indexed(tenant).await? else {
@@ -456,7 +515,7 @@ impl Archive {
     }
 
     /// Removes disposed messages from `tenant`'s index (no search finds
-    /// them after this); [`App::purge_settled`] later removes their terms
+    /// them after this); [`Index::purge_settled`] later removes their terms
     /// from its files. In a process that is not the indexer this does
     /// nothing: the server's indexer unindexes disposed messages it finds
     /// still indexed.

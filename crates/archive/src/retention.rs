@@ -15,10 +15,12 @@ use sealpost_model::{EmailAddress, MessageId, TenantId};
 use sealpost_retention::{MessageFacts, Policy, StateTable, Until, UsState, default_policy, evaluate};
 use sealpost_store::{Commit, Op, RETAIN_INDEFINITELY, RetentionRecord, RetentionUpdate, SecretRecord, Source};
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime};
+use time::Date;
 
-use super::holds::ArchiveError;
 use crate::Archive;
+use crate::error::ArchiveError;
+use crate::facts::custodians_of;
+use crate::index::{DecideRetention, IndexTimeRetention};
 use sealpost_core::ServerError;
 use sealpost_core::access::OpenedMessage;
 use sealpost_core::config::resolve;
@@ -66,28 +68,7 @@ fn policy_secret(tenant: &TenantId) -> String {
     format!("retention-policy/{tenant}")
 }
 
-/// Unix micros of the start of `date` (UTC).
-pub fn date_micros(date: Date) -> i64 {
-    date.midnight().assume_utc().unix_timestamp().saturating_mul(1_000_000)
-}
-
-/// The UTC date of unix micros (`None` outside the calendar).
-pub fn micros_date(micros: i64) -> Option<Date> {
-    OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000)).ok().map(|t| t.date())
-}
-
-/// Parses `YYYY-MM-DD` exactly (the form metadata, CLI and API use).
-pub fn parse_date(text: &str) -> Option<Date> {
-    match Until::parse(text.trim())? {
-        Until::Date(d) => Some(d),
-        Until::Indefinite => None,
-    }
-}
-
-/// `YYYY-MM-DD`.
-pub fn format_date(date: Date) -> String {
-    Until::Date(date).to_string()
-}
+pub use crate::facts::{date_micros, format_date, micros_date, parse_date};
 
 fn until_micros(until: Until) -> i64 {
     match until {
@@ -158,16 +139,6 @@ fn header_addresses(raw: &[u8]) -> (Option<String>, Vec<String>) {
 
 fn metadata_text<'a>(m: &'a OpenedMessage, key: &str) -> Option<&'a str> {
     m.meta.metadata.get(key).and_then(|v| v.as_str())
-}
-
-/// The custodians of a message: the import's named custodian, else the
-/// envelope sender of outbound mail (lowercase).
-pub(crate) fn custodians_of(m: &OpenedMessage) -> Vec<String> {
-    match (&m.meta.custodian, &m.meta.mail_from) {
-        (Some(c), _) => vec![c.to_lowercase()],
-        (None, Some(from)) if m.record.source != Source::Import => vec![from.to_lowercase()],
-        _ => Vec::new(),
-    }
 }
 
 /// Gathers the facts of a message opened with its bytes (PHI presence
@@ -338,7 +309,7 @@ impl Archive {
     /// the tenant's policy has keyword-query rules: their answer comes from
     /// the index, which does not hold the message yet, so the run evaluates
     /// those tenants' messages instead.
-    pub(crate) async fn index_time_evaluator(&self, tenant: &TenantId) -> Result<Option<Arc<Evaluator>>, ServerError> {
+    async fn index_time_evaluator(&self, tenant: &TenantId) -> Result<Option<Arc<Evaluator>>, ServerError> {
         let VersionedPolicy { version, policy } = self.retention_policy(tenant).await?;
         if policy.queries().next().is_some() {
             return Ok(None);
@@ -430,6 +401,24 @@ impl Archive {
     /// A message's retention as stored (`None`: no such message).
     pub async fn retention_of(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<RetentionView>, ServerError> {
         Ok(self.core.store.message_retention(tenant, id).await?.as_ref().map(RetentionView::of))
+    }
+}
+
+impl DecideRetention for Evaluator {
+    fn decide(&self, tenant: &TenantId, m: &OpenedMessage, phi: Option<bool>) -> RetentionUpdate {
+        Evaluator::decide(self, tenant, m, phi)
+    }
+}
+
+impl IndexTimeRetention for Archive {
+    fn decider<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+    ) -> futures::future::BoxFuture<'a, Result<Option<Arc<dyn DecideRetention>>, ServerError>> {
+        Box::pin(async move {
+            let evaluator = self.index_time_evaluator(tenant).await?;
+            Ok(evaluator.map(|e| e as Arc<dyn DecideRetention>))
+        })
     }
 }
 

@@ -75,7 +75,7 @@ impl<'a> Compiler<'a> {
                 let ids = (self.holds)(name);
                 let terms: Vec<Term> = ids
                     .iter()
-                    .filter_map(|id| crate::index::normalize_id(id))
+                    .filter_map(|id| crate::schema::normalize_id(id))
                     .map(|id| Term::from_field_text(self.fields.id, &id))
                     .collect();
                 if terms.is_empty() { Box::new(EmptyQuery) } else { Box::new(TermSetQuery::new(terms)) }

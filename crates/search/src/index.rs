@@ -28,7 +28,7 @@ use tantivy::{
 use crate::compile::Compiler;
 use crate::directory::EncryptedDirectory;
 use crate::query::Query;
-use crate::schema::{ANALYZER, Fields, address_terms, analyzer, schema};
+use crate::schema::{ANALYZER, Fields, address_terms, analyzer, normalize_id, schema};
 use crate::{MAX_OFFSET, MAX_PER_PAGE, SearchError};
 
 /// The file that proves the key: a known plaintext sealed under it.
@@ -547,11 +547,6 @@ fn check_key(directory: &EncryptedDirectory) -> Result<(), SearchError> {
 
 fn is_lock_file(name: &str) -> bool {
     name.starts_with(".tantivy-") && name.ends_with(".lock")
-}
-
-/// A message id in its indexed form (32 lowercase hex digits), or `None`.
-pub(crate) fn normalize_id(id: &str) -> Option<String> {
-    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
 }
 
 /// `Name <addr>`, `addr` or `Name` into its display name and address.

@@ -122,6 +122,11 @@ pub(crate) fn address_terms(address: &str) -> Vec<String> {
     terms
 }
 
+/// A message id in its indexed form (32 lowercase hex digits), or `None`.
+pub(crate) fn normalize_id(id: &str) -> Option<String> {
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
