@@ -261,6 +261,8 @@ pub struct DeliveryConfig {
     /// names, IP addresses and CIDR networks, as `[webhooks] allow_hosts`.
     /// By default an MX address in loopback, private, link-local,
     /// unique-local, CGNAT, metadata or other non-public space is skipped.
+    /// The list also opens MTA-STS policy and WKD key hosts, which are
+    /// refused there by the same rule.
     /// Routes and the relayhost are the operator's own choice and are not
     /// checked.
     #[serde(default)]

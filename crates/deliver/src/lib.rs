@@ -73,8 +73,15 @@ impl Deliverer {
         let limits = cfg.clone();
         let throttle = throttle::Throttle::new(move |domain| limits.destination_limit(domain));
         let pool = pool::Pool::new(Duration::from_secs(cfg.connection_cache_seconds));
+        let internal_mx = cfg.internal_mx()?;
+        // MTA-STS policy and WKD key hosts are named by recipient domains
+        // like MX hosts, so the same list opens internal ones (issue 13.10).
         let https = || {
-            let opts = HttpsOptions { https_port: cfg.https_port, ..HttpsOptions::default() };
+            let opts = HttpsOptions {
+                https_port: cfg.https_port,
+                allow_internal: internal_mx.clone(),
+                ..HttpsOptions::default()
+            };
             HttpsFetcher::with_options(resolver.clone(), &cas, opts)
                 .map_err(|e| ServerError::Config(format!("delivery HTTPS: {e}")))
         };
@@ -82,7 +89,6 @@ impl Deliverer {
         let wkd = Wkd::new(https()?);
         // DANE trusts the AD bit, so only from resolvers the operator named.
         let dane = DaneResolver::with_servers(if cfg.dane { &cfg.name_servers } else { &[] });
-        let internal_mx = cfg.internal_mx()?;
         Ok(Arc::new(Deliverer {
             core,
             settings,

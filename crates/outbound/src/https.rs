@@ -9,14 +9,25 @@
 //! every fetch is bounded in time. Nothing is cached here (RFC 8461 §3.3:
 //! no HTTP caching); the callers keep their own caches.
 //!
+//! The hosts fetched from are named by recipient domains, that is by
+//! anyone: every address a name resolves to is checked against
+//! [`crate::destination`] before a connection is made, and only addresses
+//! that pass are handed to the HTTP client, so `mta-sts.<domain>` pointing
+//! at 127.0.0.1, 10.0.0.0/8 or 169.254.169.254 reaches nothing
+//! ([`HttpsError::Refused`]) unless [`HttpsOptions::allow_internal`] lists
+//! it. The check sits in the resolver the client connects through, so the
+//! address checked is the address connected to (no second lookup, no DNS
+//! rebinding between the two).
+//!
 //! Errors never carry the URL: a WKD query string holds the recipient's
 //! local part.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::destination::{AllowList, Refused};
 use crate::mx::{MxError, MxResolver};
 
 /// Why a fetch returned no body.
@@ -34,6 +45,12 @@ pub enum HttpsError {
     /// Resolution failed (temporary).
     #[error("DNS lookup failed: {0}")]
     Lookup(String),
+    /// Every address of the host is in internal space (loopback, private,
+    /// link-local, metadata, …) and not allowed by
+    /// [`HttpsOptions::allow_internal`]: nothing was connected to. Carries
+    /// one refused address and its class, never the URL.
+    #[error("refused: {0}")]
+    Refused(Refused),
     /// TCP, TLS (including a certificate that did not verify) or HTTP failed.
     #[error("request failed: {0}")]
     Request(String),
@@ -51,8 +68,8 @@ pub enum HttpsError {
     },
 }
 
-/// Limits and the port of an [`HttpsFetcher`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Limits, the port and the allowed internal hosts of an [`HttpsFetcher`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpsOptions {
     /// Port to connect to (443; tests serve on a free loopback port).
     pub https_port: u16,
@@ -60,11 +77,21 @@ pub struct HttpsOptions {
     pub connect_timeout: Duration,
     /// Bound on the whole fetch, body included.
     pub total_timeout: Duration,
+    /// Internal hosts that may be fetched from anyway (host names, addresses,
+    /// networks; see [`crate::destination`]). Empty, the default: no
+    /// loopback, private, link-local, metadata or other non-public address
+    /// is connected to.
+    pub allow_internal: AllowList,
 }
 
 impl Default for HttpsOptions {
     fn default() -> Self {
-        Self { https_port: 443, connect_timeout: Duration::from_secs(10), total_timeout: Duration::from_secs(30) }
+        Self {
+            https_port: 443,
+            connect_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(30),
+            allow_internal: AllowList::default(),
+        }
     }
 }
 
@@ -90,36 +117,66 @@ impl std::fmt::Debug for HttpsFetcher {
     }
 }
 
-/// Resolves through [`MxResolver`] and hands reqwest addresses on the
-/// configured port (reqwest uses a resolved address's port when the URL
-/// names none).
+/// Resolves through [`MxResolver`], drops the addresses `allow` refuses and
+/// hands reqwest the rest on the configured port (reqwest uses a resolved
+/// address's port when the URL names none). reqwest connects only to
+/// addresses this returns.
 struct Resolve {
     resolver: MxResolver,
+    allow: Arc<AllowList>,
     port: u16,
 }
 
 impl reqwest::dns::Resolve for Resolve {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let (resolver, port, host) = (self.resolver.clone(), self.port, name.as_str().to_owned());
+        let (resolver, allow, port) = (self.resolver.clone(), self.allow.clone(), self.port);
+        let host = name.as_str().to_owned();
         Box::pin(async move {
             let ips = resolver.addresses(&host).await.map_err(|e| Box::new(e) as Box<_>)?;
-            if ips.is_empty() {
-                return Err(Box::new(MxError::NoHost) as Box<_>);
-            }
+            let ips = permitted(&allow, &host, ips)?;
             let addrs: reqwest::dns::Addrs = Box::new(ips.into_iter().map(move |ip| SocketAddr::new(ip, port)));
             Ok(addrs)
         })
     }
 }
 
+/// The addresses of `host` that `allow` lets a connection go to. None left:
+/// the [`Refused`] of the last one refused (found by [`request_error`] in
+/// the error chain), or [`MxError::NoHost`] when there were none at all.
+fn permitted(
+    allow: &AllowList,
+    host: &str,
+    ips: Vec<IpAddr>,
+) -> Result<Vec<IpAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    let mut refused = None;
+    let ok: Vec<IpAddr> = ips
+        .into_iter()
+        .filter(|&ip| match allow.check(host, ip) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "HTTPS fetch: address refused");
+                refused = Some(e);
+                false
+            }
+        })
+        .collect();
+    match (ok.is_empty(), refused) {
+        (false, _) => Ok(ok),
+        (true, Some(e)) => Err(Box::new(e)),
+        (true, None) => Err(Box::new(MxError::NoHost)),
+    }
+}
+
 impl HttpsFetcher {
-    /// A fetcher on port 443 with the default timeouts, trusting the Mozilla
-    /// roots plus the CA certificates in `extra_ca_files` (PEM).
+    /// A fetcher on port 443 with the default timeouts and no internal host
+    /// allowed, trusting the Mozilla roots plus the CA certificates in
+    /// `extra_ca_files` (PEM).
     pub fn new(resolver: MxResolver, extra_ca_files: &[impl AsRef<Path>]) -> Result<Self, HttpsError> {
         Self::with_options(resolver, extra_ca_files, HttpsOptions::default())
     }
 
-    /// Like [`HttpsFetcher::new`] with explicit port and timeouts.
+    /// Like [`HttpsFetcher::new`] with explicit port, timeouts and allowed
+    /// internal hosts.
     pub fn with_options(
         resolver: MxResolver,
         extra_ca_files: &[impl AsRef<Path>],
@@ -138,7 +195,11 @@ impl HttpsFetcher {
             // A proxy from the environment would bypass the resolver above
             // and could see (WKD) local parts in query strings.
             .no_proxy()
-            .dns_resolver(Resolve { resolver: resolver.clone(), port: options.https_port })
+            .dns_resolver(Resolve {
+                resolver: resolver.clone(),
+                allow: Arc::new(options.allow_internal),
+                port: options.https_port,
+            })
             .connect_timeout(options.connect_timeout)
             .timeout(options.total_timeout)
             .user_agent(concat!("sealpost/", env!("CARGO_PKG_VERSION")))
@@ -154,7 +215,9 @@ impl HttpsFetcher {
 
     /// `GET https://<host><path_and_query>`: the body of a 200 response of at
     /// most `limit` bytes. Any other status, redirects included, is
-    /// [`HttpsError::Status`]. `host` must be a DNS name (no port, no
+    /// [`HttpsError::Status`]; a host whose every address is internal and
+    /// not allowed is [`HttpsError::Refused`], with nothing connected to.
+    /// `host` must be a DNS name (no port, no
     /// address literal); `path_and_query` must start with `/` and be
     /// percent-encoded already.
     pub async fn get(&self, host: &str, path_and_query: &str, limit: usize) -> Result<HttpsResponse, HttpsError> {
@@ -205,7 +268,26 @@ pub(crate) fn is_host_name(host: &str) -> bool {
 }
 
 fn request_error(e: reqwest::Error) -> HttpsError {
-    if e.is_timeout() { HttpsError::Timeout } else { HttpsError::Request(describe(e)) }
+    if let Some(refused) = refusal(&e) {
+        HttpsError::Refused(refused)
+    } else if e.is_timeout() {
+        HttpsError::Timeout
+    } else {
+        HttpsError::Request(describe(e))
+    }
+}
+
+/// The [`Refused`] that [`permitted`] returned to reqwest, if that is why
+/// the request failed (reqwest and hyper wrap it, keeping it as a source).
+fn refusal(e: &reqwest::Error) -> Option<Refused> {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<Refused>() {
+            return Some(refused.clone());
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// The error and its causes, without the URL (it may hold a local part).
@@ -224,6 +306,33 @@ fn describe(e: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::destination::Class;
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn only_permitted_addresses_are_handed_to_the_client() {
+        let none = AllowList::default();
+        let public = ips(&["93.184.216.34", "2606:4700::1"]);
+        assert_eq!(permitted(&none, "mta-sts.example.org", public.clone()).unwrap(), public);
+        // Internal addresses among public ones are dropped, not connected to.
+        let mixed = ips(&["127.0.0.1", "93.184.216.34", "fd00::1", "169.254.169.254"]);
+        assert_eq!(permitted(&none, "mta-sts.example.org", mixed).unwrap(), ips(&["93.184.216.34"]));
+        // Nothing left: the refusal, which names an address and its class.
+        let e = permitted(&none, "mta-sts.example.org", ips(&["10.0.0.1", "fd00::1"])).unwrap_err();
+        let refused = e.downcast_ref::<Refused>().expect("a Refused");
+        assert_eq!((refused.ip, refused.class), ("fd00::1".parse().unwrap(), Class::UniqueLocal));
+        // No address at all is not a refusal.
+        let e = permitted(&none, "mta-sts.example.org", Vec::new()).unwrap_err();
+        assert!(e.downcast_ref::<MxError>().is_some(), "{e}");
+
+        let allow = AllowList::parse(&["127.0.0.1".to_owned(), "openpgpkey.example.org".to_owned()]).unwrap();
+        assert_eq!(permitted(&allow, "x.example.org", ips(&["127.0.0.1"])).unwrap(), ips(&["127.0.0.1"]));
+        assert!(permitted(&allow, "x.example.org", ips(&["127.0.0.2"])).is_err());
+        assert_eq!(permitted(&allow, "openpgpkey.example.org", ips(&["10.1.1.1"])).unwrap(), ips(&["10.1.1.1"]));
+    }
 
     #[test]
     fn host_names() {

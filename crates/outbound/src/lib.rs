@@ -17,13 +17,19 @@
 //! * [`wkd`] — OpenPGP Web Key Directory: recipients' keys fetched from
 //!   their domain (returned as bytes, parsed by the caller).
 //! * [`https`] — the HTTPS GET client both use (same name servers as [`mx`],
-//!   WebPKI plus configured CAs, no redirects, size and time limits).
+//!   WebPKI plus configured CAs, no redirects, size and time limits, and
+//!   no connection to an internal address unless allowed).
+//! * [`destination`] — which addresses outbound connections may go to:
+//!   loopback, private, link-local, metadata… only when an [`AllowList`]
+//!   names them (issue 13.10). Used by [`https`] here, and by the server for
+//!   webhooks and MX hosts.
 //!
 //! Invariant: this crate never decides what may be sent; it reports
 //! [`client::TlsInfo`] and sends what it is given.
 
 pub mod client;
 pub mod dane;
+pub mod destination;
 pub mod https;
 pub mod mta_sts;
 pub mod mx;
@@ -32,6 +38,7 @@ pub mod wkd;
 
 pub use client::{ConnectOptions, Connection, OutboundError, RcptOutcome, Reply, SendOutcome, TlsInfo};
 pub use dane::{DaneError, DaneResolver, Tlsa, TlsaLookup};
+pub use destination::{AllowList, Refused};
 pub use https::{HttpsError, HttpsFetcher, HttpsOptions, HttpsResponse};
 pub use mta_sts::{Mode, MtaSts, MtaStsError, Policy, PolicyError, parse_policy};
 pub use mx::{MxError, MxHost, MxResolver};

@@ -1,13 +1,18 @@
 //! MTA-STS discovery end to end on loopback: the `_mta-sts` TXT record and
 //! the policy host's address from a test DNS server, the policy from a test
 //! HTTPS server whose certificate comes from a test CA the fetcher trusts.
+//! The fetcher is allowed 127.0.0.1 explicitly (issue 13.10: by default a
+//! policy host on loopback is refused).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sealpost_outbound::{HttpsError, HttpsFetcher, HttpsOptions, Mode, MtaSts, MtaStsError, MxResolver, PolicyError};
-use sealpost_testkit::{DnsServer, HttpsServer, Route, TestCa, Zone, self_signed};
+use sealpost_outbound::destination::Class;
+use sealpost_outbound::{
+    AllowList, HttpsError, HttpsFetcher, HttpsOptions, Mode, MtaSts, MtaStsError, MxResolver, PolicyError,
+};
+use sealpost_testkit::{DnsServer, HttpsServer, Route, TcpProbe, TestCa, Zone, self_signed};
 
 const DOMAIN: &str = "example.test";
 const POLICY_HOST: &str = "mta-sts.example.test";
@@ -16,7 +21,12 @@ const ENFORCE: &str =
     "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmx: *.backup.example.test\r\nmax_age: 86400\r\n";
 
 fn zone(id: &str) -> Zone {
-    Zone::new().txt("_mta-sts.example.test", &format!("v=STSv1; id={id};")).a(POLICY_HOST, Ipv4Addr::LOCALHOST).mx(
+    zone_at(id, Ipv4Addr::LOCALHOST)
+}
+
+/// The TXT record with `id`, the policy host at `policy_host`.
+fn zone_at(id: &str, policy_host: Ipv4Addr) -> Zone {
+    Zone::new().txt("_mta-sts.example.test", &format!("v=STSv1; id={id};")).a(POLICY_HOST, policy_host).mx(
         DOMAIN,
         10,
         "mx.example.test",
@@ -60,11 +70,19 @@ impl Env {
         Env { _dir: dir, dns, https, resolver, ca_path }
     }
 
+    /// Policy discovery whose fetcher may reach the test server's 127.0.0.1.
     fn mta_sts(&self) -> MtaSts {
+        self.mta_sts_allowing(&["127.0.0.1"])
+    }
+
+    /// Policy discovery whose fetcher allows the internal hosts `allow`.
+    fn mta_sts_allowing(&self, allow: &[&str]) -> MtaSts {
+        let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
         let options = HttpsOptions {
             https_port: self.https.addr().port(),
             connect_timeout: Duration::from_secs(5),
             total_timeout: Duration::from_secs(10),
+            allow_internal: AllowList::parse(&allow).unwrap(),
         };
         let fetcher =
             HttpsFetcher::with_options(self.resolver.clone(), std::slice::from_ref(&self.ca_path), options).unwrap();
@@ -148,6 +166,50 @@ async fn failed_refresh_keeps_the_cached_policy() {
     // Without a cached policy, the same failure means "no policy".
     env.set_zone(zone("three"));
     assert_eq!(env.mta_sts().policy(DOMAIN).await, None);
+}
+
+#[tokio::test]
+async fn policy_host_on_loopback_is_refused_unless_allowed() {
+    let env = Env::start(zone("one"), vec![policy_route(ENFORCE)]);
+    let sts = env.mta_sts_allowing(&[]);
+    assert_eq!(sts.policy(DOMAIN).await, None, "a refused fetch is a failed fetch: no policy without a cached one");
+    match sts.fetch(DOMAIN).await {
+        Err(MtaStsError::Fetch(HttpsError::Refused(r))) => {
+            assert_eq!((r.ip, r.class), (IpAddr::V4(Ipv4Addr::LOCALHOST), Class::Loopback));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(env.https.requests().is_empty(), "nothing was fetched from loopback");
+}
+
+#[tokio::test]
+async fn refused_refresh_never_downgrades_a_cached_enforce_policy() {
+    let env = Env::start(zone("one"), vec![policy_route(ENFORCE)]);
+    let sts = env.mta_sts();
+    let cached = sts.policy(DOMAIN).await.expect("policy");
+    assert_eq!(cached.mode, Mode::Enforce);
+
+    // A new id, and the policy host re-pointed at an address the fetcher
+    // does not allow, where a probe listens on the fetcher's port. The
+    // server would now withdraw the policy, if it were asked.
+    let elsewhere = Ipv4Addr::new(127, 0, 0, 2);
+    let probe = TcpProbe::bind((elsewhere, env.https.addr().port())).unwrap();
+    env.https.set_routes([policy_route("version: STSv1\nmode: none\nmax_age: 86400\n")]);
+    env.set_zone(zone_at("two", elsewhere));
+    assert_eq!(sts.policy(DOMAIN).await, Some(cached.clone()), "a refused fetch keeps the cached enforce policy");
+    assert!(matches!(sts.fetch(DOMAIN).await, Err(MtaStsError::Fetch(HttpsError::Refused(_)))));
+    assert_eq!(probe.connections(), 0, "nothing was connected to");
+    // Like any failed fetch, the id is not retried at once (§3.3).
+    assert_eq!(sts.policy(DOMAIN).await, Some(cached.clone()));
+
+    // The cloud metadata address, with yet another id: the same.
+    env.set_zone(zone_at("three", Ipv4Addr::new(169, 254, 169, 254)));
+    assert_eq!(sts.policy(DOMAIN).await, Some(cached));
+    match sts.fetch(DOMAIN).await {
+        Err(MtaStsError::Fetch(HttpsError::Refused(r))) => assert_eq!(r.class, Class::Metadata),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(env.https.requests().len(), 1, "only the first policy was fetched");
 }
 
 #[tokio::test]

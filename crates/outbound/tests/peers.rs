@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sealpost_outbound::client::Timeouts;
-use sealpost_outbound::{Connection, MxError, MxHost, MxResolver, OutboundError, TlsClient};
+use sealpost_outbound::destination::Class;
+use sealpost_outbound::{AllowList, Connection, MxError, MxHost, MxResolver, OutboundError, TlsClient};
 use sealpost_testkit::{
     DnsServer, PostfixOptions, PostfixReceiver, Script, ScriptedServer, StarttlsStripper, TestCa, Tls, Zone,
     received_tls, self_signed, strip_trace_headers,
@@ -165,6 +166,52 @@ async fn unknown_domain_and_dangling_mx_have_no_host() {
     let r = resolver.resolve("dangling.test").await;
     assert!(matches!(r, Err(MxError::NoHost)), "MX without address: {r:?}");
     assert!(dns.queries() >= 2, "the test DNS server was asked");
+}
+
+/// The MX addresses of `domain` that `allow` lets delivery connect to, by
+/// host (the check delivery makes on the addresses it connects to).
+async fn permitted_mx(resolver: &MxResolver, domain: &str, allow: &[&str]) -> Vec<(String, Vec<SocketAddr>)> {
+    let allow = AllowList::parse(&allow.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let mut out = Vec::new();
+    for host in resolver.resolve(domain).await.unwrap() {
+        let mut addrs: Vec<SocketAddr> =
+            host.addrs.iter().copied().filter(|a| allow.check(&host.host, a.ip()).is_ok()).collect();
+        addrs.sort();
+        if !addrs.is_empty() {
+            out.push((host.host, addrs));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn mx_on_loopback_is_refused_unless_allowed() {
+    let dns = DnsServer::start(mx_zone()).unwrap();
+    let resolver = MxResolver::with_servers(&[dns.addr()], 25).unwrap();
+    // Every MX of example.test resolves to loopback: refused by default.
+    for host in resolver.resolve("example.test").await.unwrap() {
+        for a in &host.addrs {
+            let refused = AllowList::default().check(&host.host, a.ip()).unwrap_err();
+            assert_eq!((refused.ip, refused.class), (a.ip(), Class::Loopback), "{}", host.host);
+        }
+    }
+    assert!(permitted_mx(&resolver, "example.test", &[]).await.is_empty());
+    assert!(permitted_mx(&resolver, "implicit.test", &[]).await.is_empty(), "an implicit MX too");
+
+    // Allowed by network, by MX host name, or by address: only what is listed.
+    let all = permitted_mx(&resolver, "example.test", &["127.0.0.0/8"]).await;
+    assert_eq!(
+        all.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>(),
+        ["mx1.example.test", "mx2.example.test", "mx3.example.test"]
+    );
+    assert_eq!(
+        permitted_mx(&resolver, "example.test", &["MX3.example.test."]).await,
+        [("mx3.example.test".to_owned(), vec![addr([127, 0, 0, 13], 25), addr([127, 0, 0, 14], 25)])]
+    );
+    assert_eq!(
+        permitted_mx(&resolver, "example.test", &["127.0.0.14"]).await,
+        [("mx3.example.test".to_owned(), vec![addr([127, 0, 0, 14], 25)])]
+    );
 }
 
 // ---------------------------------------------------------------- Postfix with STARTTLS

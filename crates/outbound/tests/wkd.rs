@@ -1,6 +1,7 @@
 //! WKD key discovery end to end on loopback: host addresses from a test DNS
 //! server, keys from a test HTTPS server whose certificate comes from a test
-//! CA the fetcher trusts.
+//! CA the fetcher trusts. The fetcher is allowed 127.0.0.1 explicitly
+//! (issue 13.10: by default a key directory on loopback is refused).
 //!
 //! `adv.test` publishes `openpgpkey.adv.test` (advanced method);
 //! `direct.test` does not (direct method).
@@ -9,7 +10,8 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use sealpost_outbound::{HttpsError, HttpsFetcher, HttpsOptions, MxResolver, Wkd, WkdError, wkd_hash};
+use sealpost_outbound::destination::Class;
+use sealpost_outbound::{AllowList, HttpsError, HttpsFetcher, HttpsOptions, MxResolver, Wkd, WkdError, wkd_hash};
 use sealpost_testkit::{DnsServer, HttpsServer, Route, TestCa, Zone, self_signed};
 
 const KEY_A: &[u8] = b"\x98\x33\x04binary-key-A";
@@ -44,8 +46,14 @@ struct Env {
 }
 
 impl Env {
-    /// The server presents `cert`; the fetcher trusts `ca_pem`.
+    /// The server presents `cert`; the fetcher trusts `ca_pem` and may
+    /// reach the server's 127.0.0.1.
     fn start(ca_pem: &str, cert: &str, key: &str, routes: Vec<Route>) -> Env {
+        Self::start_allowing(ca_pem, cert, key, routes, &["127.0.0.1"])
+    }
+
+    /// Like [`Env::start`], the fetcher allowing the internal hosts `allow`.
+    fn start_allowing(ca_pem: &str, cert: &str, key: &str, routes: Vec<Route>, allow: &[&str]) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let ca_path = sealpost_testkit::write_pem(dir.path(), "ca.pem", ca_pem).unwrap();
         let https = HttpsServer::start(cert, key, routes).unwrap();
@@ -55,6 +63,7 @@ impl Env {
             https_port: https.addr().port(),
             connect_timeout: Duration::from_secs(5),
             total_timeout: Duration::from_secs(10),
+            allow_internal: AllowList::parse(&allow.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap(),
         };
         let fetcher = HttpsFetcher::with_options(resolver, &[ca_path.as_path() as &Path], options).unwrap();
         Env { _dir: dir, _dns: dns, https, fetcher }
@@ -171,4 +180,28 @@ async fn redirects_errors_and_oversized_keys() {
     ));
     assert_eq!(wkd.fetch_key("max@adv.test").await.unwrap().map(|k| k.len()), Some(256 * 1024));
     assert!(!env.https.requests().iter().any(|r| r.contains("/key")), "the redirect was followed");
+}
+
+#[tokio::test]
+async fn key_directory_on_loopback_is_refused_unless_allowed() {
+    let ca = TestCa::new().unwrap();
+    let (cert, key) = ca.issue(NAMES).unwrap();
+    let routes = vec![key_route(&advanced("adv.test", "joe"), KEY_A), key_route(&direct("joe"), KEY_B)];
+    let env = Env::start_allowing(ca.cert_pem(), &cert, &key, routes, &[]);
+    let wkd = Wkd::with_cache_ttls(env.fetcher.clone(), Duration::ZERO, Duration::ZERO);
+    // Advanced method (openpgpkey.adv.test) and direct method (direct.test).
+    for address in ["joe@adv.test", "joe@direct.test"] {
+        match wkd.fetch_key(address).await {
+            Err(WkdError::Fetch(e @ HttpsError::Refused(_))) => {
+                assert!(matches!(&e, HttpsError::Refused(r) if r.class == Class::Loopback), "{e}");
+                assert!(!e.to_string().contains("joe"), "errors carry no local part: {e}");
+            }
+            other => panic!("{address}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert!(env.https.requests().is_empty(), "nothing was fetched from loopback");
+
+    // The same directory, allowed: the key.
+    let env = Env::trusted(vec![key_route(&advanced("adv.test", "joe"), KEY_A)]);
+    assert_eq!(Wkd::new(env.fetcher.clone()).fetch_key("joe@adv.test").await.unwrap().as_deref(), Some(KEY_A));
 }

@@ -6,7 +6,8 @@
 //! * [`S3`]: a moto S3 server on a free loopback port with a bucket;
 //!   [`shared_s3`] gives one per test binary, with a bucket per test from
 //!   [`S3::create_bucket`].
-//! * [`free_port`], [`wait_for_port`], [`DataDir`].
+//! * [`free_port`], [`wait_for_port`], [`TcpProbe`] (counts connections
+//!   made to it), [`DataDir`].
 //! * Mail peers for the outbound client: [`PostfixReceiver`] (a private
 //!   Postfix that receives into one Maildir, STARTTLS offered or not),
 //!   [`ScriptedServer`] (a fake SMTP server playing fixed replies),
@@ -58,7 +59,7 @@ pub use data_dir::DataDir;
 pub use dns::{DnsServer, RecordData, Zone};
 pub use https::{HttpsServer, Route};
 pub use mitm::StarttlsStripper;
-pub use net::{free_port, wait_for_port};
+pub use net::{TcpProbe, free_port, wait_for_port};
 pub use pki::{TestCa, self_signed, write_pem};
 pub use postfix::{PostfixOptions, PostfixReceiver, Tls, received_tls, strip_trace_headers};
 pub use postgres::{Postgres, shared_postgres};

@@ -1,6 +1,6 @@
 //! Loopback ports.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago. Another process may
@@ -24,6 +24,35 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> bool {
     }
 }
 
+/// A TCP listener that never answers, for tests that a client made (or
+/// did not make) a connection: the kernel completes a client's handshake
+/// into the backlog, and [`TcpProbe::connections`] counts what is there.
+#[derive(Debug)]
+pub struct TcpProbe {
+    listener: TcpListener,
+}
+
+impl TcpProbe {
+    /// Listens on `addr` (port 0: a free one).
+    pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<TcpProbe> {
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        Ok(TcpProbe { listener })
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        // A bound listener always has a local address; 0.0.0.0:0 never
+        // matches what a test connected to.
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Connections made since the last call (each is closed at once).
+    pub fn connections(&self) -> usize {
+        std::iter::from_fn(|| self.listener.accept().ok()).count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +65,15 @@ mod tests {
         assert!(!wait_for_port(addr, Duration::from_millis(100)), "nothing listens yet");
         let _l = TcpListener::bind(addr).unwrap();
         assert!(wait_for_port(addr, Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn probe_counts_connections() {
+        let probe = TcpProbe::bind("127.0.0.1:0").unwrap();
+        assert_eq!(probe.connections(), 0);
+        let _a = TcpStream::connect(probe.addr()).unwrap();
+        let _b = TcpStream::connect(probe.addr()).unwrap();
+        assert_eq!(probe.connections(), 2);
+        assert_eq!(probe.connections(), 0);
     }
 }
