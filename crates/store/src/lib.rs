@@ -9,12 +9,16 @@
 //! Every write goes through [`Store::commit`], which groups concurrent commits
 //! into one blob sync and one database transaction (group commit), appends
 //! their audit events to the hash chain in that same transaction, and returns
-//! only once everything is durable.
+//! only once everything is durable. Operational tables that would grow
+//! forever (finished webhook deliveries, idempotency records, the search
+//! log) are pruned by age with [`Store::prune_operational`], in short
+//! transactions of its own: pruning chains no audit events.
 
 mod blob;
 mod commit;
 mod db;
 mod error;
+mod prune;
 mod records;
 mod stats;
 
@@ -22,6 +26,7 @@ pub use blob::BlobConfig;
 pub use commit::{Commit, Op, describe_metrics, metric_names};
 pub use db::Backend;
 pub use error::StoreError;
+pub use prune::{PRUNE_BATCH_ROWS, PruneBefore, PruneCounts};
 pub use records::*;
 pub use stats::{OperationalCounts, QueueBacklog};
 

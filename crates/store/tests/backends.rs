@@ -7,15 +7,17 @@
 //! Each test is an `async fn(Env)`; `backend_tests!` makes one
 //! `#[tokio::test]` per backend for it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use sealpost_audit::{Action, Actor, CheckpointSigner, NewEvent, Outcome, VerifyReport, verify};
 use sealpost_model::{ApiKeyId, Category, MessageId, RecipientId, Role, Scope, TenantId, UserId, now_micros};
 use sealpost_store::{
     ApiKeyRecord, Backend, BlobConfig, Commit, DeliveryUpdate, IdempotencyRecord, KekRecord, NewMessage, Op,
-    PortalPickup, SecretRecord, Source, Store, StoreConfig, StoreError, TenantRecord, UserRecord,
+    PRUNE_BATCH_ROWS, PortalPickup, PruneBefore, SearchLogRecord, SecretRecord, Source, Store, StoreConfig, StoreError,
+    TenantRecord, UserRecord, WebhookRecord,
 };
 use sealpost_testkit::{DataDir, shared_postgres, shared_s3};
 
@@ -118,6 +120,9 @@ backend_tests!(
     attachments_are_stored_once_and_shredded_with_their_last_message,
     a_disposal_page_shreds_exactly_its_messages_or_nothing,
     a_rewrap_never_restores_a_shredded_key,
+    pruning_keeps_pending_and_leased_outbox_rows_and_newer_ones,
+    pruning_idempotency_keeps_fresh_records_and_runs_in_batches,
+    pruning_the_search_log_is_per_tenant_and_crosses_full_batches,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -1193,4 +1198,236 @@ async fn a_rewrap_never_restores_a_shredded_key(env: Env) {
     assert!(shredded.wrapped_dek.is_empty(), "a shredded key came back");
     let rewrapped = store.message(&t, &live.id).await.unwrap().unwrap();
     assert_eq!((rewrapped.kek_version, rewrapped.wrapped_dek), (2, b"v2-live".to_vec()));
+}
+
+// ---- pruning (issue 13.14) -------------------------------------------------
+
+/// Rows as the database holds them, read past the store (whose API has no
+/// reader for finished outbox rows or for whole tables).
+async fn db_rows(cfg: &StoreConfig, sql: &'static str) -> Vec<sqlx::any::AnyRow> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&cfg.database_url).await.unwrap();
+    let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    rows
+}
+
+/// Every outbox row: id -> (state, lease_until).
+async fn outbox_rows(cfg: &StoreConfig) -> BTreeMap<String, (String, Option<i64>)> {
+    use sqlx::Row;
+    db_rows(cfg, "SELECT id, state, lease_until FROM webhook_outbox")
+        .await
+        .iter()
+        .map(|r| (r.get("id"), (r.get("state"), r.get("lease_until"))))
+        .collect()
+}
+
+/// Search-log rows per tenant.
+async fn search_log_counts(cfg: &StoreConfig) -> BTreeMap<String, i64> {
+    use sqlx::Row;
+    db_rows(cfg, "SELECT tenant_id, count(*) AS n FROM search_log GROUP BY tenant_id")
+        .await
+        .iter()
+        .map(|r| (r.get("tenant_id"), r.get("n")))
+        .collect()
+}
+
+/// Lets the clock move past what was just written, so a cut-off taken
+/// between two writes separates them.
+async fn tick() {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}
+
+fn search_logged(t: &TenantId, at: i64) -> SearchLogRecord {
+    SearchLogRecord {
+        id: sealpost_model::EventId::new(),
+        tenant: t.clone(),
+        actor: "user:auditor".into(),
+        at,
+        sealed: format!("sealed query of {t} at {at}").into_bytes(),
+    }
+}
+
+/// Pruning the outbox takes delivered and failed rows created before the
+/// cut-off, in batches, and nothing else: pending rows (waiting for a
+/// retry, or leased by a worker) stay whatever their age, rows created
+/// after the cut-off stay, and tables without a cut-off are not touched.
+async fn pruning_keeps_pending_and_leased_outbox_rows_and_newer_ones(env: Env) {
+    let store = &env.store;
+    let t = tenant("hooks");
+    let hook = |n: u8| {
+        Op::PutWebhook(WebhookRecord {
+            id: RecipientId::new(),
+            tenant: t.clone(),
+            url: format!("https://hooks.example.org/{n}"),
+            sealed_secret: vec![n; 16],
+            created_at: now_micros(),
+        })
+    };
+    store.commit(Commit { ops: vec![create_tenant(&t), hook(1), hook(2)], events: vec![] }).await.unwrap();
+    let with_webhooks = |recipients: usize| {
+        let mut m = message(&t, recipients, 64);
+        m.accepted_webhooks = vec![r#"{"type":"message.accepted"}"#.to_owned(); recipients];
+        m
+    };
+    let result = |id: &str, state: &str, next_attempt_at: i64| Op::OutboxResult {
+        id: id.to_owned(),
+        state: state.to_owned(),
+        next_attempt_at,
+        attempts: 1,
+        last_status: Some(200),
+    };
+    let hour = 3_600_000_000;
+
+    // Old: 4 recipients x 2 webhooks = 8 rows; 3 delivered, 2 failed, 1
+    // waiting for a retry, 2 still leased by a worker.
+    store.commit(commit_message(&with_webhooks(4))).await.unwrap();
+    let now = now_micros() + 1_000_000;
+    let old = store.lease_outbox(now, now + hour, 100).await.unwrap();
+    let old: Vec<String> = old.into_iter().map(|i| i.id).collect();
+    assert_eq!(old.len(), 8);
+    let mut ops: Vec<Op> = old[..3].iter().map(|id| result(id, "delivered", now)).collect();
+    ops.extend(old[3..5].iter().map(|id| result(id, "failed", now)));
+    ops.push(result(&old[5], "pending", now + hour));
+    store.commit(Commit { ops, events: vec![] }).await.unwrap();
+
+    tick().await;
+    let cut = now_micros();
+    tick().await;
+
+    // New: 2 recipients x 2 webhooks, all delivered; and rows of the
+    // other tables, older than the cut-off.
+    store.commit(commit_message(&with_webhooks(2))).await.unwrap();
+    let now = now_micros() + 1_000_000;
+    let new = store.lease_outbox(now, now + hour, 100).await.unwrap();
+    assert_eq!(new.len(), 4, "the old pending rows are leased or not due");
+    let ops = new.iter().map(|i| result(&i.id, "delivered", now)).collect();
+    store.commit(Commit { ops, events: vec![] }).await.unwrap();
+    let logged = search_logged(&t, cut - hour);
+    let idem = idempotency(&t, b"key-1", r#"{"ids":[]}"#);
+    store
+        .commit(Commit { ops: vec![Op::LogSearch(logged.clone()), Op::Idempotency(idem)], events: vec![] })
+        .await
+        .unwrap();
+
+    let before = outbox_rows(&env.cfg).await;
+    assert_eq!(before.len(), 12);
+    assert_eq!(store.operational_counts().await.unwrap().webhook_pending, 3);
+
+    let only_outbox = PruneBefore { webhook_outbox: Some(cut), ..PruneBefore::default() };
+    let pruned = store.prune_operational_in_batches(&only_outbox, 2).await.unwrap();
+    assert_eq!((pruned.webhook_outbox, pruned.batches), (5, 3), "5 rows in batches of 2: 2 + 2 + 1");
+    assert_eq!((pruned.idempotency, pruned.search_log.len()), (0, 0));
+
+    let after = outbox_rows(&env.cfg).await;
+    let mut expected = before.clone();
+    for id in &old[..5] {
+        expected.remove(id);
+    }
+    assert_eq!(after, expected, "exactly the old finished rows are gone");
+    assert!(old[5..].iter().all(|id| after[id].0 == "pending"));
+    assert!(old[6..].iter().all(|id| after[id].1.is_some()), "the leased rows keep their lease");
+    assert_eq!(store.operational_counts().await.unwrap().webhook_pending, 3);
+    assert!(store.search_log(&t, &logged.id).await.unwrap().is_some(), "no cut-off, not pruned");
+    assert!(store.idempotency(&t, b"key-1").await.unwrap().is_some(), "no cut-off, not pruned");
+
+    // A cut-off of now takes the new finished rows too; pending rows stay.
+    let all_finished = PruneBefore { webhook_outbox: Some(now_micros()), ..PruneBefore::default() };
+    let pruned = store.prune_operational(&all_finished).await.unwrap();
+    assert_eq!((pruned.webhook_outbox, pruned.batches), (4, 1));
+    let left: BTreeSet<String> = outbox_rows(&env.cfg).await.into_keys().collect();
+    assert_eq!(left, old[5..].iter().cloned().collect::<BTreeSet<_>>());
+    store.close().await;
+}
+
+/// Idempotency records created before the cut-off go, in batches of the
+/// size asked; fresh records still answer lookups and still refuse a
+/// second use of their key; a pruned key may be used again. A cut-off in
+/// the future is refused before anything is deleted.
+async fn pruning_idempotency_keeps_fresh_records_and_runs_in_batches(env: Env) {
+    let store = &env.store;
+    let (t, other) = (tenant("acme"), tenant("other"));
+    store.commit(Commit { ops: vec![create_tenant(&t), create_tenant(&other)], events: vec![] }).await.unwrap();
+    let old: Vec<IdempotencyRecord> = (0..23)
+        .map(|i| idempotency(if i % 2 == 0 { &t } else { &other }, format!("old-{i}").as_bytes(), &format!("old {i}")))
+        .collect();
+    store.commit(Commit { ops: old.iter().cloned().map(Op::Idempotency).collect(), events: vec![] }).await.unwrap();
+    tick().await;
+    let cut = now_micros();
+    tick().await;
+    let fresh: Vec<IdempotencyRecord> =
+        (0..3).map(|i| idempotency(&t, format!("fresh-{i}").as_bytes(), &format!("fresh {i}"))).collect();
+    store.commit(Commit { ops: fresh.iter().cloned().map(Op::Idempotency).collect(), events: vec![] }).await.unwrap();
+
+    let in_an_hour = now_micros() + 3_600_000_000;
+    let future = PruneBefore {
+        idempotency: Some(cut),
+        search_log: BTreeMap::from([(t.clone(), in_an_hour)]),
+        ..PruneBefore::default()
+    };
+    assert!(matches!(store.prune_operational(&future).await, Err(StoreError::Config(_))));
+    let no_batch = store.prune_operational_in_batches(&PruneBefore::default(), 0).await;
+    assert!(matches!(no_batch, Err(StoreError::Config(_))));
+    for r in &old {
+        assert!(store.idempotency(&r.tenant, &r.key_hash).await.unwrap().is_some(), "a refused run deletes nothing");
+    }
+
+    let before_cut = PruneBefore { idempotency: Some(cut), ..PruneBefore::default() };
+    let pruned = store.prune_operational_in_batches(&before_cut, 10).await.unwrap();
+    assert_eq!((pruned.idempotency, pruned.batches), (23, 3), "23 rows in batches of 10: 10 + 10 + 3");
+    assert_eq!((pruned.webhook_outbox, pruned.search_log.len()), (0, 0));
+    for r in &old {
+        assert!(store.idempotency(&r.tenant, &r.key_hash).await.unwrap().is_none(), "{:?} pruned", r.response);
+    }
+    for r in &fresh {
+        let kept = store.idempotency(&r.tenant, &r.key_hash).await.unwrap().expect("a fresh record is kept");
+        assert_eq!((kept.request_hash, kept.response), (r.request_hash.clone(), r.response.clone()));
+    }
+    let reused = store.commit(Commit { ops: vec![Op::Idempotency(fresh[0].clone())], events: vec![] }).await;
+    assert!(matches!(reused, Err(StoreError::Conflict(_))), "a fresh key is still taken");
+    store.commit(Commit { ops: vec![Op::Idempotency(old[0].clone())], events: vec![] }).await.unwrap();
+    assert_eq!(store.idempotency(&t, &old[0].key_hash).await.unwrap().expect("stored again").response, "old 0");
+
+    // Nothing before the cut-off is left: one empty batch.
+    let again = store.prune_operational_in_batches(&before_cut, 10).await.unwrap();
+    assert_eq!((again.idempotency, again.batches), (0, 1));
+    store.close().await;
+}
+
+/// The search log is pruned per tenant, by the time of the search: rows
+/// logged before the tenant's cut-off go (more than one full batch of
+/// them, at the real batch size), a row logged at the cut-off stays, and a
+/// tenant without a cut-off keeps its log.
+async fn pruning_the_search_log_is_per_tenant_and_crosses_full_batches(env: Env) {
+    let store = &env.store;
+    let (t, other) = (tenant("acme"), tenant("other"));
+    store.commit(Commit { ops: vec![create_tenant(&t), create_tenant(&other)], events: vec![] }).await.unwrap();
+    let cut = now_micros() - 3_600_000_000;
+    let old: Vec<SearchLogRecord> = (0..PRUNE_BATCH_ROWS + 7).map(|i| search_logged(&t, cut - 1 - i)).collect();
+    let kept = [search_logged(&t, cut), search_logged(&t, cut + 1)];
+    let others: Vec<SearchLogRecord> = (0..3).map(|i| search_logged(&other, cut - 1 - i)).collect();
+    let ops = old.iter().chain(&kept).chain(&others).cloned().map(Op::LogSearch).collect();
+    store.commit(Commit { ops, events: vec![] }).await.unwrap();
+    let counts = |acme: i64, other: i64| BTreeMap::from([("acme".to_owned(), acme), ("other".to_owned(), other)]);
+    assert_eq!(search_log_counts(&env.cfg).await, counts(PRUNE_BATCH_ROWS + 9, 3));
+
+    let only_acme = PruneBefore { search_log: BTreeMap::from([(t.clone(), cut)]), ..PruneBefore::default() };
+    let pruned = store.prune_operational(&only_acme).await.unwrap();
+    assert_eq!(pruned.search_log, BTreeMap::from([(t.clone(), PRUNE_BATCH_ROWS + 7)]));
+    assert_eq!(pruned.batches, 2, "one full batch and the rest");
+    assert_eq!(search_log_counts(&env.cfg).await, counts(2, 3));
+    for r in [&old[0], &old[old.len() - 1]] {
+        assert!(store.search_log(&t, &r.id).await.unwrap().is_none());
+    }
+    for r in kept.iter().chain(&others) {
+        let row = store.search_log(&r.tenant, &r.id).await.unwrap().expect("kept");
+        assert_eq!((row.at, row.sealed), (r.at, r.sealed.clone()));
+    }
+
+    let both =
+        PruneBefore { search_log: BTreeMap::from([(t.clone(), cut), (other.clone(), cut)]), ..PruneBefore::default() };
+    let pruned = store.prune_operational(&both).await.unwrap();
+    assert_eq!(pruned.search_log, BTreeMap::from([(t.clone(), 0), (other.clone(), 3)]));
+    assert_eq!(search_log_counts(&env.cfg).await, BTreeMap::from([("acme".to_owned(), 2)]));
+    store.close().await;
 }

@@ -38,6 +38,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "baseline", sql: include_str!("migrations/0001_baseline.sql") },
     Migration { version: 2, name: "indexed_at", sql: include_str!("migrations/0002_indexed_at.sql") },
     Migration { version: 3, name: "index_retry", sql: include_str!("migrations/0003_index_retry.sql") },
+    Migration { version: 4, name: "prune_by_age", sql: include_str!("migrations/0004_prune_by_age.sql") },
 ];
 
 /// The newest schema version this binary knows.
