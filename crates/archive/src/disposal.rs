@@ -461,6 +461,15 @@ pub async fn run_schedule(app: Arc<Archive>) {
             }
         }
         sealpost_core::telemetry::retention_schedule_ran(totals);
+        match app.prune_operational(now_micros()).await {
+            Ok(c) => tracing::info!(
+                webhook_outbox = c.webhook_outbox,
+                idempotency = c.idempotency,
+                search_log = c.search_log.values().sum::<i64>(),
+                "operational tables pruned"
+            ),
+            Err(e) => tracing::warn!(error = %e, "pruning operational tables failed; retried on the next run"),
+        }
     }
 }
 

@@ -166,6 +166,11 @@ pub enum Coverage {
 }
 
 impl ActiveHolds {
+    /// Whether no hold is active.
+    pub fn is_empty(&self) -> bool {
+        self.holds.is_empty()
+    }
+
     /// The first hold covering a message, if any, as far as the search
     /// index knows (for the search operator; disposal uses [`Self::coverage`]).
     pub fn covering(&self, id: &MessageId, message_date: i64, custodians: &[String]) -> Option<HoldId> {

@@ -14,6 +14,7 @@ pub mod facts;
 pub mod holds;
 pub mod import;
 pub mod index;
+pub mod operational;
 pub mod retention;
 pub mod review;
 

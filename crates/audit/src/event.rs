@@ -133,6 +133,9 @@ vocabulary!(
         RetentionRun => "retention.run",
         /// A message was disposed of: key destroyed, blob and index entries removed.
         MessageDisposed => "message.disposed",
+        /// Old rows of a tenant's sealed search log were deleted by their
+        /// own retention (detail: count, cut-off).
+        SearchLogPruned => "search_log.pruned",
         /// A message waiting for disposition review was approved or extended.
         DispositionReviewed => "disposition.reviewed",
         /// A patient access request (45 CFR 164.524) was recorded.
