@@ -1,6 +1,7 @@
 //! The API caller: `Authorization: Bearer <api key>` resolved to a
-//! [`Principal`]. A failed attempt is audited (aggregated per client, see
-//! [`sealpost_identity::auth::FailureAggregator`]).
+//! [`Principal`], with the failure delay and lockout of
+//! [`sealpost_identity::Identity::authenticate_bearer`]; a failed attempt is
+//! audited (aggregated per client).
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use sealpost_model::Scope;
 use super::{ApiError, ClientAddr};
 use crate::Api;
 use sealpost_core::principal::Principal;
+use sealpost_identity::AuthFailure;
 
 /// The authenticated caller of a request.
 pub struct Caller(pub Principal);
@@ -36,18 +38,11 @@ impl FromRequestParts<Arc<Api>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let principal = match token {
-            Some(t) => app.identity.check_api_key(t).await.map_err(ApiError::from)?,
-            None => None,
-        };
-        match principal {
-            Some(p) => Ok(Caller(p)),
-            None => {
-                let client = parts.extensions.get::<ClientAddr>().map(|ClientAddr(a)| a.ip());
-                app.identity.api_auth_failed(client).await;
-                sealpost_core::telemetry::auth_failure("api", "invalid");
-                Err(ApiError::unauthorized())
-            }
+        let client = parts.extensions.get::<ClientAddr>().map(|ClientAddr(a)| a.ip());
+        match app.identity.authenticate_bearer(token, client).await.map_err(ApiError::from)? {
+            Ok(p) => Ok(Caller(p)),
+            Err(AuthFailure::Invalid) => Err(ApiError::unauthorized()),
+            Err(AuthFailure::LockedOut) => Err(ApiError::locked_out(app.core.cfg.auth.lockout_seconds)),
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct ApiError {
     message: String,
     field: Option<String>,
     position: Option<usize>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -62,11 +64,23 @@ impl ApiError {
     }
     /// Any status, no field.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, position: None }
+        Self { status, code, message: message.into(), field: None, position: None, retry_after: None }
     }
     /// 401.
     pub fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid API key")
+    }
+    /// 429: too many failed authentications from this client or for this
+    /// key; retry after the lockout.
+    pub fn locked_out(seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                "too many failed authentications; try again later",
+            )
+        }
     }
     /// 403.
     pub fn forbidden(scope: &str) -> Self {
@@ -108,7 +122,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let retry_after = self.retry_after;
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

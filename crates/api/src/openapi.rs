@@ -166,6 +166,10 @@ fn complete_operation(op: &mut Operation) {
     if secured {
         add("401", "Missing or invalid API key");
         add("403", "The API key lacks the scope, or the action is refused");
+        add(
+            "429",
+            "Too many failed authentications from this client or for this key (`Retry-After` says when to retry)",
+        );
     }
     if has_path {
         add("404", "No such resource");
@@ -219,7 +223,7 @@ mod tests {
                 }
                 assert!(scopes.as_array().is_some_and(|s| !s.is_empty()), "{method} {path}: no scopes");
                 assert!(op["description"].as_str().unwrap().contains("Requires an API key"), "{method} {path}");
-                for status in ["401", "403", "500"] {
+                for status in ["401", "403", "429", "500"] {
                     let schema = &op["responses"][status]["content"]["application/json"]["schema"]["$ref"];
                     assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path} {status}");
                 }

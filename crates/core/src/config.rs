@@ -739,6 +739,12 @@ pub struct AuthConfig {
     /// Delay before answering a failed attempt, in milliseconds.
     #[serde(default = "default_failure_delay")]
     pub failure_delay_ms: u64,
+    /// Client networks whose failed API authentications do not lock the
+    /// client address out (a reverse proxy or load balancer in front of the
+    /// API, whose address every client shares). The failure delay, the
+    /// audit and the lockout of a presented key still apply.
+    #[serde(default)]
+    pub api_lockout_exempt: Vec<IpNet>,
 }
 
 fn default_max_failures() -> u32 {
@@ -753,7 +759,7 @@ fn default_failure_delay() -> u64 {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { max_failures: 5, lockout_seconds: 900, failure_delay_ms: 1000 }
+        Self { max_failures: 5, lockout_seconds: 900, failure_delay_ms: 1000, api_lockout_exempt: Vec::new() }
     }
 }
 

@@ -150,6 +150,43 @@ impl Identity {
         Ok(Some(Principal::ApiKey { id: rec.id, tenant: rec.tenant, scopes: rec.scopes }))
     }
 
+    /// Authenticates an API request's bearer token from `client`, with the
+    /// failure delay and lockout SMTP logins get (issue 13.7): failures
+    /// count per client address (unless `[auth] api_lockout_exempt` lists
+    /// it) and per presented key id; a locked-out caller is refused without
+    /// its key being checked. Failures are audited aggregated per client.
+    pub async fn authenticate_bearer(
+        &self,
+        token: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Result<Principal, AuthFailure>, ServerError> {
+        let auth = &self.core.cfg.auth;
+        let key_id = token.and_then(parse_api_key).map(|(id, _)| format!("key:{id}"));
+        let address = client
+            .filter(|ip| !auth.api_lockout_exempt.iter().any(|net| net.contains(ip)))
+            .map(|ip| format!("ip:{ip}"));
+        let keys: Vec<String> = key_id.iter().chain(address.iter()).cloned().collect();
+        if self.guard.is_locked(&keys) {
+            sealpost_core::telemetry::auth_failure("api", "locked_out");
+            self.api_auth_failed(client).await;
+            return Ok(Err(AuthFailure::LockedOut));
+        }
+        let found = match token {
+            Some(t) => self.check_api_key(t).await?,
+            None => None,
+        };
+        if let Some(p) = found {
+            if let Some(k) = &key_id {
+                self.guard.succeed(k);
+            }
+            return Ok(Ok(p));
+        }
+        let locked = self.guard.fail(&keys, auth.max_failures, Duration::from_secs(auth.lockout_seconds));
+        sealpost_core::telemetry::auth_failure("api", if locked { "locked_out" } else { "invalid" });
+        self.api_auth_failed(client).await;
+        Ok(Err(if locked { AuthFailure::LockedOut } else { AuthFailure::Invalid }))
+    }
+
     /// An API request failed authentication: audited at the start of a
     /// burst, counted after (see [`FailureAggregator`]), delayed like an
     /// SMTP failure.

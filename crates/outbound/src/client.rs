@@ -10,7 +10,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 
 use crate::dane::Tlsa;
-use crate::tls::TlsClient;
+use crate::tls::{TlsClient, TlsConfigError};
 
 /// Outbound failures. Texts carry codes and host names, never content.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,12 @@ pub enum OutboundError {
     /// bare-LF dot line for the end of DATA (SMTP smuggling), so it is refused.
     #[error("message has a bare CR or LF; lines must end with CRLF")]
     BareLineEnding,
+}
+
+impl From<TlsConfigError> for OutboundError {
+    fn from(e: TlsConfigError) -> Self {
+        OutboundError::Config(e.0)
+    }
 }
 
 /// Whether every CR is followed by LF and every LF preceded by CR.

@@ -16,7 +16,6 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::client::OutboundError;
 use crate::dane::{self, DaneVerdict, Tlsa};
 
 /// Trust anchors for verifying MX certificates. Cheap to clone.
@@ -107,10 +106,15 @@ pub fn trust_roots(extra_ca_files: &[impl AsRef<Path>]) -> Result<RootCertStore,
     Ok(roots)
 }
 
+/// The trust roots or a client configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsConfigError(pub String);
+
 impl TlsClient {
     /// The Mozilla root set plus the CA certificates in `extra_ca_files` (PEM).
-    pub fn new(extra_ca_files: &[impl AsRef<Path>]) -> Result<Self, OutboundError> {
-        let roots = trust_roots(extra_ca_files).map_err(OutboundError::Config)?;
+    pub fn new(extra_ca_files: &[impl AsRef<Path>]) -> Result<Self, TlsConfigError> {
+        let roots = trust_roots(extra_ca_files).map_err(TlsConfigError)?;
         Ok(Self { roots: Arc::new(roots), provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()) })
     }
 
@@ -119,10 +123,10 @@ impl TlsClient {
     pub(crate) fn for_connection(
         &self,
         tlsa: &[Tlsa],
-    ) -> Result<(Arc<ClientConfig>, Arc<Mutex<Verdict>>), OutboundError> {
+    ) -> Result<(Arc<ClientConfig>, Arc<Mutex<Verdict>>), TlsConfigError> {
         let inner = WebPkiServerVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
             .build()
-            .map_err(|e| OutboundError::Config(e.to_string()))?;
+            .map_err(|e| TlsConfigError(e.to_string()))?;
         let verdict =
             Arc::new(Mutex::new(Verdict { verified: false, dane: false, error: Some("no certificate seen".into()) }));
         let verifier = Arc::new(RecordingVerifier {
@@ -133,7 +137,7 @@ impl TlsClient {
         });
         let config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| OutboundError::Config(e.to_string()))?
+            .map_err(|e| TlsConfigError(e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();

@@ -62,6 +62,10 @@ pub struct Opts {
     pub extra_toml: String,
     /// Lines added to the generated `[limits]` table (e.g. `tls_handshake_seconds = 1`).
     pub extra_limits: String,
+    /// Whether loopback is in `auth.api_lockout_exempt`: the tests share
+    /// 127.0.0.1 and many send wrong keys on purpose; the lockout tests
+    /// turn this off.
+    pub api_lockout_exempt: bool,
 }
 
 impl Default for Opts {
@@ -75,6 +79,7 @@ impl Default for Opts {
             log: "info".into(),
             extra_toml: String::new(),
             extra_limits: String::new(),
+            api_lockout_exempt: true,
         }
     }
 }
@@ -294,6 +299,7 @@ addr = "127.0.0.1:{https}"
 max_failures = {max_failures}
 lockout_seconds = {lockout}
 failure_delay_ms = 50
+api_lockout_exempt = {exempt}
 "#,
             checkpoint = o.checkpoint_every,
             max_size = o.max_message_size,
@@ -305,6 +311,7 @@ failure_delay_ms = 50
             https = p.https,
             max_failures = o.max_failures,
             lockout = o.lockout_seconds,
+            exempt = if o.api_lockout_exempt { r#"["127.0.0.0/8", "::1/128"]"# } else { "[]" },
         );
         // Delivery is on by default; a test that does not configure it must
         // not send its messages anywhere (the system resolver, port 25).
