@@ -82,6 +82,18 @@ impl ApiError {
             )
         }
     }
+    /// 503 with `Retry-After: 1`: a transient conflict in storage; nothing
+    /// was stored and the same request may be sent again (issue 13.13).
+    pub fn retry_later() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "retry_later",
+                "a transient storage conflict; nothing was stored, retry the request",
+            )
+        }
+    }
     /// 403.
     pub fn forbidden(scope: &str) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", format!("this API key lacks the {scope} scope"))
@@ -189,4 +201,21 @@ pub async fn no_route() -> ApiError {
 /// the `Allow` header).
 pub async fn wrong_method() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take this method")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transient_conflict_is_a_retryable_503_not_a_409() {
+        let r = ApiError::retry_later().into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[axum::http::header::RETRY_AFTER], "1");
+        let r = ApiError::locked_out(900).into_response();
+        assert_eq!(
+            (r.status(), &r.headers()[axum::http::header::RETRY_AFTER]),
+            (StatusCode::TOO_MANY_REQUESTS, &"900".parse().unwrap())
+        );
+    }
 }

@@ -140,19 +140,15 @@ async fn commit<B: Serialize>(
     };
     match result {
         Ok(ids) => Ok((StatusCode::ACCEPTED, Json(shape(&ids))).into_response()),
-        // A concurrent request with the same key committed first: answer as it did.
+        // A concurrent request with the same key committed first: answer as
+        // it did. Any other conflict (an attachment disposed between sealing
+        // and commit, say) is transient: nothing was stored, retry.
         Err(ServerError::Store(StoreError::Conflict(_))) => {
             let replayed = match &key_for_replay {
                 Some(k) => replay(app, p, k).await?,
                 None => None,
             };
-            replayed.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "idempotency_conflict",
-                    "a request with this Idempotency-Key is in progress; retry to get its response",
-                )
-            })
+            replayed.ok_or_else(ApiError::retry_later)
         }
         Err(e) => Err(ApiError::internal(e)),
     }
@@ -170,7 +166,7 @@ async fn commit<B: Serialize>(
     request_body = MessageRequest,
     responses(
         (status = 202, description = "Accepted and durably stored", body = Accepted, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
-        (status = 409, description = "A request with this Idempotency-Key is in progress", body = ErrorBody),
+        (status = 503, description = "A transient storage conflict: nothing was stored; retry after `Retry-After` seconds (with the same Idempotency-Key, if any)", body = ErrorBody),
         (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
     )
 )]
@@ -199,7 +195,7 @@ pub async fn send(
     request_body = BatchRequest,
     responses(
         (status = 202, description = "All accepted and durably stored", body = AcceptedBatch, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
-        (status = 409, description = "A request with this Idempotency-Key is in progress", body = ErrorBody),
+        (status = 503, description = "A transient storage conflict: nothing was stored; retry after `Retry-After` seconds (with the same Idempotency-Key, if any)", body = ErrorBody),
         (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
     )
 )]
@@ -244,7 +240,7 @@ pub async fn send_batch(
     request_body = RawRequest,
     responses(
         (status = 202, description = "Accepted and durably stored", body = Accepted, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
-        (status = 409, description = "A request with this Idempotency-Key is in progress", body = ErrorBody),
+        (status = 503, description = "A transient storage conflict: nothing was stored; retry after `Retry-After` seconds (with the same Idempotency-Key, if any)", body = ErrorBody),
         (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
     )
 )]

@@ -246,7 +246,7 @@ fn api_bad_input_is_refused_and_nothing_is_stored() {
     assert_error(st3, &b3, 422, None, "idempotency key reused with another body");
     assert_eq!(server.stored(), after, "a 422 stored something");
     // Concurrent requests with one new key store one message: every answer
-    // is that message's id or a 409 "in progress".
+    // is that message's id or a retryable 503 (never a 409: issue 13.13).
     let before = server.stored();
     let idem = format!("race-{}", unique());
     let body = serde_json::to_vec(&good_message()).expect("json");
@@ -257,7 +257,7 @@ fn api_bad_input_is_refused_and_nothing_is_stored() {
     });
     let ids: std::collections::HashSet<String> =
         answers.iter().filter(|(st, _)| *st == 202).filter_map(|(_, b)| b["id"].as_str().map(str::to_owned)).collect();
-    assert!(answers.iter().all(|(st, _)| *st == 202 || *st == 409), "concurrent idempotent requests: {answers:?}");
+    assert!(answers.iter().all(|(st, _)| *st == 202 || *st == 503), "concurrent idempotent requests: {answers:?}");
     assert_eq!(ids.len(), 1, "concurrent requests with one Idempotency-Key got different ids: {answers:?}");
     let after = server.stored();
     assert_eq!(
