@@ -56,6 +56,7 @@ use sealpost_core::Core;
 use sealpost_core::access::MessageReader;
 use sealpost_core::keys::Keys;
 use sealpost_core::pipeline::Accept;
+use sealpost_core::senders::SendingDomains;
 use sealpost_core::settings::Settings;
 use sealpost_identity::Identity;
 use sealpost_webhooks::Webhooks;
@@ -78,6 +79,8 @@ pub struct Api {
     pub identity: Arc<Identity>,
     /// Webhook endpoints.
     pub webhooks: Arc<Webhooks>,
+    /// Sending domains: registry and the sender check.
+    pub senders: Arc<SendingDomains>,
 }
 
 /// The client's address, attached to every request of a connection.
