@@ -14,6 +14,7 @@
 mod access_requests;
 mod build;
 mod caller;
+mod domains;
 mod error;
 mod exports;
 mod extract;
@@ -100,6 +101,9 @@ fn documented() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(keys::remove))
         .routes(routes!(webhooks::add, webhooks::list))
         .routes(routes!(webhooks::remove))
+        .routes(routes!(domains::add, domains::list))
+        .routes(routes!(domains::verify))
+        .routes(routes!(domains::remove))
         .routes(routes!(settings::get, settings::put))
         .routes(routes!(search::search))
         .routes(routes!(retention::get_policy, retention::put_policy))

@@ -185,6 +185,34 @@ fn sending_domains(backend: Backend) {
     let e = cli_err(&server, &["domains", "add", "proven.example"]);
     assert!(e.contains("another tenant"), "{e}");
 
+    // The same through the API (admin scope).
+    let (st, b) = server.post("/v1/domains", &key_a, &json!({ "domain": "proven.example" }));
+    assert_eq!((st, b["error"]["code"].as_str()), (409, Some("domain_owned")), "{b}");
+    let (st, b) = server.post("/v1/domains", &key_a, &json!({ "domain": "Api-Added.example" }));
+    assert_eq!(st, 201, "{b}");
+    assert_eq!((b["domain"].as_str(), b["state"].as_str()), (Some("api-added.example"), Some("pending")), "{b}");
+    assert_eq!(b["txt"]["name"], "_sealpost.api-added.example", "{b}");
+    let (st, b) = server.post("/v1/domains/api-added.example/verify", &key_a, &json!({}));
+    assert_eq!((st, b["error"]["code"].as_str()), (422, Some("domain_not_verified")), "{b}");
+    let (st, body) = server.get("/v1/domains", &key_a);
+    let listed: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(st, 200, "{listed}");
+    let states: Vec<(String, String)> = listed["domains"]
+        .as_array()
+        .expect("domains")
+        .iter()
+        .map(|d| (d["domain"].as_str().unwrap_or("").to_owned(), d["state"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("a-clinic.example".to_owned(), "asserted".to_owned()),
+            ("api-added.example".to_owned(), "pending".to_owned())
+        ]
+    );
+    let (st, _) = server.post("/v1/domains", &key_b, &json!({ "domain": "x.example" }));
+    assert_eq!(st, 403, "a send key managed domains");
+
     // Removing frees nothing for others until it is gone; then B is refused.
     cli_ok(&server, &["domains", "remove", "--tenant", "b", "proven.example"]);
     std::thread::sleep(Duration::from_millis(2100));
