@@ -98,6 +98,12 @@ impl ApiError {
     pub fn forbidden(scope: &str) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", format!("this API key lacks the {scope} scope"))
     }
+    /// 403 `sender_domain_not_owned`: `field` names an address in a domain
+    /// the caller's tenant does not own (issue 13.9).
+    pub fn sender_not_owned(field: impl Into<String>, domain: &str) -> Self {
+        let message = format!("sender domain {domain} is not a sending domain of this account");
+        Self { field: Some(field.into()), ..Self::new(StatusCode::FORBIDDEN, "sender_domain_not_owned", message) }
+    }
     /// 404.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such message")

@@ -14,6 +14,7 @@
 mod access_requests;
 mod build;
 mod caller;
+mod domains;
 mod error;
 mod exports;
 mod extract;
@@ -56,6 +57,7 @@ use sealpost_core::Core;
 use sealpost_core::access::MessageReader;
 use sealpost_core::keys::Keys;
 use sealpost_core::pipeline::Accept;
+use sealpost_core::senders::SendingDomains;
 use sealpost_core::settings::Settings;
 use sealpost_identity::Identity;
 use sealpost_webhooks::Webhooks;
@@ -78,6 +80,8 @@ pub struct Api {
     pub identity: Arc<Identity>,
     /// Webhook endpoints.
     pub webhooks: Arc<Webhooks>,
+    /// Sending domains: registry and the sender check.
+    pub senders: Arc<SendingDomains>,
 }
 
 /// The client's address, attached to every request of a connection.
@@ -97,6 +101,9 @@ fn documented() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(keys::remove))
         .routes(routes!(webhooks::add, webhooks::list))
         .routes(routes!(webhooks::remove))
+        .routes(routes!(domains::add, domains::list))
+        .routes(routes!(domains::verify))
+        .routes(routes!(domains::remove))
         .routes(routes!(settings::get, settings::put))
         .routes(routes!(search::search))
         .routes(routes!(retention::get_policy, retention::put_policy))

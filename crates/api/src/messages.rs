@@ -77,6 +77,20 @@ fn submission(
     Ok(Submission { tenant: p.tenant().clone(), actor: p.actor(), source: Source::Api, category, envelope, raw })
 }
 
+/// Refuses a submission whose envelope sender (`{prefix}from`) or header
+/// `From:` (`{prefix}{raw_field}`) is in a domain the tenant does not own.
+async fn check_sender(app: &Api, sub: &Submission, prefix: &str, raw_field: &str) -> Result<(), ApiError> {
+    let senders = &app.senders;
+    let envelope = sub.envelope.mail_from.as_deref();
+    if let Some(domain) = senders.foreign_among(&sub.tenant, envelope).await? {
+        return Err(ApiError::sender_not_owned(format!("{prefix}from"), &domain));
+    }
+    if let Some(domain) = senders.foreign(&sub.tenant, None, &sub.raw).await? {
+        return Err(ApiError::sender_not_owned(format!("{prefix}{raw_field}"), &domain));
+    }
+    Ok(())
+}
+
 /// An `Idempotency-Key` as stored: hashes of the key and of the request body.
 struct IdemKey {
     key_hash: Vec<u8>,
@@ -166,6 +180,7 @@ async fn commit<B: Serialize>(
     request_body = MessageRequest,
     responses(
         (status = 202, description = "Accepted and durably stored", body = Accepted, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
+        (status = 403, description = "`forbidden`: the key lacks the send scope; `sender_domain_not_owned`: the sender or header From: is not in a sending domain of the tenant", body = ErrorBody),
         (status = 503, description = "A transient storage conflict: nothing was stored; retry after `Retry-After` seconds (with the same Idempotency-Key, if any)", body = ErrorBody),
         (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
     )
@@ -181,6 +196,7 @@ pub async fn send(
     let req: MessageRequest = parse_json(&body)?;
     let settings = app.settings.get(p.tenant()).await.map_err(ApiError::internal)?;
     let sub = submission(&app, p, &settings.settings, req.validate(app.core.cfg.limits.max_recipients)?, "message")?;
+    check_sender(&app, &sub, "", "from").await?;
     commit(&app, p, vec![sub], key, |ids| Accepted { id: ids[0].to_string() }).await
 }
 
@@ -195,6 +211,7 @@ pub async fn send(
     request_body = BatchRequest,
     responses(
         (status = 202, description = "All accepted and durably stored", body = AcceptedBatch, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
+        (status = 403, description = "`forbidden`: the key lacks the send scope; `sender_domain_not_owned`: the sender or header From: is not in a sending domain of the tenant", body = ErrorBody),
         (status = 503, description = "A transient storage conflict: nothing was stored; retry after `Retry-After` seconds (with the same Idempotency-Key, if any)", body = ErrorBody),
         (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
     )
@@ -223,6 +240,9 @@ pub async fn send_batch(
             submission(&app, p, &settings.settings, valid, &field)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, sub) in subs.iter().enumerate() {
+        check_sender(&app, sub, &format!("messages[{i}]."), "from").await?;
+    }
     commit(&app, p, subs, key, |ids| AcceptedBatch {
         messages: ids.iter().map(|id| Accepted { id: id.to_string() }).collect(),
     })
@@ -240,6 +260,7 @@ pub async fn send_batch(
     request_body = RawRequest,
     responses(
         (status = 202, description = "Accepted and durably stored", body = Accepted, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
+        (status = 403, description = "`forbidden`: the key lacks the send scope; `sender_domain_not_owned`: the sender or header From: is not in a sending domain of the tenant", body = ErrorBody),
         (status = 503, description = "A transient storage conflict: nothing was stored; retry after `Retry-After` seconds (with the same Idempotency-Key, if any)", body = ErrorBody),
         (status = 422, description = "This Idempotency-Key was used with another body", body = ErrorBody),
     )
@@ -291,6 +312,7 @@ pub async fn send_raw(
     };
     let sub =
         Submission { tenant: p.tenant().clone(), actor: p.actor(), source: Source::ApiRaw, category, envelope, raw };
+    check_sender(&app, &sub, "", "raw").await?;
     commit(&app, p, vec![sub], key, |ids| Accepted { id: ids[0].to_string() }).await
 }
 

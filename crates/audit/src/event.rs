@@ -147,6 +147,16 @@ vocabulary!(
         /// An API export ended: success with the package hash and size, or
         /// failure (the client went away, or the server could not finish).
         ExportCompleted => "export.completed",
+        /// A sending domain was added to a tenant, pending verification
+        /// (detail: the domain's SHA-256, not its name).
+        DomainAdded => "domain.added",
+        /// A sending domain's TXT record was checked (success: the tenant
+        /// owns it now; failure: why not, as a reason name).
+        DomainVerified => "domain.verified",
+        /// The installation operator asserted a tenant owns a sending domain.
+        DomainAsserted => "domain.asserted",
+        /// A sending domain was removed from a tenant.
+        DomainRemoved => "domain.removed",
     }
 );
 

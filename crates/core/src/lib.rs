@@ -9,6 +9,8 @@
 //! * [`access::MessageReader`] — audited reads of stored messages;
 //! * [`keys::Keys`] — recipient keys, DKIM keys, KEK rotation;
 //! * [`principal::Principal`] — an authenticated caller;
+//! * [`senders::SendingDomains`] — the domains each tenant may send as,
+//!   checked on every intake path;
 //! * [`health`], [`telemetry`] — readiness and Prometheus metrics;
 //! * [`limits`], [`tls`], [`destination`] — connection caps, the server
 //!   certificate, and where outbound connections may go.
@@ -28,6 +30,7 @@ pub mod keys;
 pub mod limits;
 pub mod pipeline;
 pub mod principal;
+pub mod senders;
 pub mod settings;
 pub mod telemetry;
 pub mod tls;

@@ -220,6 +220,11 @@ notice_from = "no-reply@clinic.test"
     let out = server.cli(&["tenant", "create", TENANT, "--name", TENANT_NAME]);
     assert!(out.status.success(), "{}", common::text(&out));
     let other_key = server.create_api_key(TENANT, "send");
+    // With two tenants, each sends only as its own domains (issue 13.9).
+    for (domain, tenant) in [("clinic.test", "default"), ("other-clinic.test", TENANT)] {
+        let out = server.cli(&["domains", "assert", domain, "--tenant", tenant]);
+        assert!(out.status.success(), "{}", common::text(&out));
+    }
 
     let before = parse(&scrape(&server));
     let phi = format!("Patient SSN {SSN}. Diagnosis: {DIAGNOSIS}, ICD-10 J45.909.");
@@ -231,7 +236,9 @@ notice_from = "no-reply@clinic.test"
     let bounced = send_json(&server, &admin, msg("erin@refuse.test", BODY));
     let deferred = send_json(&server, &admin, msg("fred@later.test", BODY));
     // API, another tenant: plain.
-    send_json(&server, &other_key, msg("rita@open.test", BODY));
+    let mut other_msg = msg("rita@open.test", BODY);
+    other_msg["from"] = json!("office@other-clinic.test");
+    send_json(&server, &other_key, other_msg);
     // Raw API: plain.
     let raw = format!("From: office@clinic.test\r\nTo: bob@open.test\r\nSubject: {SUBJECT}\r\n\r\n{BODY}\r\n");
     let (st, b) = server.post(

@@ -28,6 +28,10 @@ const ROUTES: &[&str] = &[
     "POST /v1/webhooks",
     "GET /v1/webhooks",
     "DELETE /v1/webhooks/{id}",
+    "POST /v1/domains",
+    "GET /v1/domains",
+    "POST /v1/domains/{domain}/verify",
+    "DELETE /v1/domains/{domain}",
     "GET /v1/settings",
     "PUT /v1/settings",
     "GET /v1/search",
@@ -92,7 +96,7 @@ fn the_document_covers_every_route_and_errors_share_one_body() {
     let client = server.http();
     for route in ROUTES {
         let (method, path) = route.split_once(' ').expect("METHOD path");
-        let url = server.url(&path.replace("{id}", "0").replace("{token}", "t"));
+        let url = server.url(&path.replace("{id}", "0").replace("{token}", "t").replace("{domain}", "example.org"));
         let r = client.request(method.parse().expect("method"), url).send().expect("request");
         let status = r.status().as_u16();
         let body: Value = r.json().unwrap_or(Value::Null);

@@ -11,17 +11,27 @@ fn message(subject: &str) -> Value {
     json!({ "from": "clinic@example.org", "to": ["patient@example.net"], "subject": subject, "text": "isolation" })
 }
 
+/// Tenant B's messages: with two tenants each sends only as its own
+/// domains (issue 13.9), and example.org is A's.
+fn message_b(subject: &str) -> Value {
+    json!({ "from": "clinic@b.example", "to": ["patient@example.net"], "subject": subject, "text": "isolation" })
+}
+
 fn tenant_isolation(backend: Backend) {
     let server = Server::start(backend);
     let key_a = server.api_key.clone();
     let out = server.cli(&["tenant", "create", "b"]);
     assert!(out.status.success(), "tenant create b: {}", common::text(&out));
     let key_b = server.create_api_key("b", "send,read-events,admin");
+    for (domain, tenant) in [("example.org", "default"), ("b.example", "b")] {
+        let out = server.cli(&["domains", "assert", domain, "--tenant", tenant]);
+        assert!(out.status.success(), "domains assert: {}", common::text(&out));
+    }
 
     let (st, b) = server.post("/v1/messages", &key_a, &message(&format!("A {}", unique())));
     assert_eq!(st, 202, "{b}");
     let id_a = b["id"].as_str().expect("id").to_owned();
-    let (st, b) = server.post("/v1/messages", &key_b, &message(&format!("B {}", unique())));
+    let (st, b) = server.post("/v1/messages", &key_b, &message_b(&format!("B {}", unique())));
     assert_eq!(st, 202, "{b}");
     let id_b = b["id"].as_str().expect("id").to_owned();
     assert_ne!(id_a, id_b);
@@ -55,25 +65,25 @@ fn tenant_isolation(backend: Backend) {
     // A still reads its own.
     assert_eq!(server.api_state(&id_a)["id"], id_a.as_str());
 
-    // Idempotency keys are per tenant: B reusing A's key and body gets its
-    // own message, never A's id.
+    // Idempotency keys are per tenant: B reusing A's key gets its own
+    // message, never A's id (nor A's "key used with another body": the
+    // bodies differ only in the sender, which each tenant must own).
     let idem = format!("shared-{}", unique());
-    let body = serde_json::to_vec(&message("same body")).expect("json");
-    let post = |key: &str| {
+    let post = |key: &str, body: Vec<u8>| {
         let r = server
             .http()
             .post(server.url("/v1/messages"))
             .bearer_auth(key)
             .header("content-type", "application/json")
             .header("Idempotency-Key", &idem)
-            .body(body.clone())
+            .body(body)
             .send()
             .expect("POST");
         let st = r.status().as_u16();
         (st, r.json::<Value>().unwrap_or(Value::Null))
     };
-    let (st_a, b_a) = post(&key_a);
-    let (st_b, b_b) = post(&key_b);
+    let (st_a, b_a) = post(&key_a, serde_json::to_vec(&message("same body")).expect("json"));
+    let (st_b, b_b) = post(&key_b, serde_json::to_vec(&message_b("same body")).expect("json"));
     assert_eq!((st_a, st_b), (202, 202), "{b_a} {b_b}");
     assert_ne!(b_a["id"], b_b["id"], "tenant B got tenant A's message id through a shared Idempotency-Key");
     let (st, _) = server.get(&format!("/v1/messages/{}", b_b["id"].as_str().unwrap_or_default()), &key_b);

@@ -19,6 +19,7 @@ use sealpost_core::access::MessageReader;
 use sealpost_core::config::{Config, ListenerTls, resolve};
 use sealpost_core::keys::Keys;
 use sealpost_core::pipeline::Accept;
+use sealpost_core::senders::SendingDomains;
 use sealpost_core::settings::Settings;
 use sealpost_core::{Core, ServerError, system_tenant, telemetry, tls};
 use sealpost_identity::Identity;
@@ -44,6 +45,8 @@ pub struct Services {
     pub identity: Arc<Identity>,
     /// Webhook endpoints and the outbox worker.
     pub webhooks: Arc<Webhooks>,
+    /// Each tenant's sending domains, checked on every intake path.
+    pub senders: Arc<SendingDomains>,
 }
 
 impl Services {
@@ -62,6 +65,7 @@ impl Services {
             archive: Archive::new(core.clone(), settings.clone(), reader.clone(), accept.clone()),
             identity: Identity::new(core.clone()),
             webhooks: Webhooks::new(core.clone()),
+            senders: Arc::new(SendingDomains::new(core.clone())),
             core,
             settings,
             accept,
@@ -80,6 +84,7 @@ impl Services {
             archive: self.archive.clone(),
             identity: self.identity.clone(),
             webhooks: self.webhooks.clone(),
+            senders: self.senders.clone(),
         })
     }
 
@@ -90,6 +95,7 @@ impl Services {
             settings: self.settings.clone(),
             accept: self.accept.clone(),
             identity: self.identity.clone(),
+            senders: self.senders.clone(),
         })
     }
 }

@@ -22,6 +22,7 @@ use sealpost_core::pipeline::{
     Accept, EnvelopeMeta, RcptKind, RcptMeta, Submission, category_from_headers, policy_from_headers,
 };
 use sealpost_core::principal::Principal;
+use sealpost_core::senders::SendingDomains;
 use sealpost_core::settings::Settings;
 use sealpost_identity::{AuthFailure, Identity};
 
@@ -35,6 +36,8 @@ pub struct Smtpd {
     pub accept: Arc<Accept>,
     /// Sign-in.
     pub identity: Arc<Identity>,
+    /// Which domains each tenant may send as.
+    pub senders: Arc<SendingDomains>,
 }
 
 /// Accepts connections on one listener until the task is dropped. Over the
@@ -226,6 +229,12 @@ fn notify_text(n: &Notify) -> String {
     }
 }
 
+/// `550 5.7.1`: the sender's domain is not one this account may send as.
+fn not_owned(domain: &str) -> Reply {
+    let domain: String = domain.chars().filter(|c| c.is_ascii_graphic()).collect();
+    Reply::new(550, Some((5, 7, 1)), format!("sender domain {domain} is not a sending domain of this account"))
+}
+
 async fn accept(
     app: &Smtpd,
     cfg: &SmtpListener,
@@ -238,6 +247,17 @@ async fn accept(
         (None, Some(t)) if cfg.is_trusted(conn.peer.ip()) => (t.clone(), Actor::relay(conn.peer.ip())),
         _ => return Err(Reply::new(530, Some((5, 7, 0)), "Authentication required")),
     };
+    // The envelope sender and every header From: must be in a domain the
+    // tenant owns (issue 13.9); on a trusted-relay listener, the relay
+    // tenant's. Nothing is stored otherwise.
+    match app.senders.foreign(&tenant, envelope.mail_from.as_ref().map(|a| a.as_str()), &data).await {
+        Ok(None) => {}
+        Ok(Some(domain)) => return Err(not_owned(&domain)),
+        Err(e) => {
+            tracing::error!(error = %e, "could not load the tenant's sending domains");
+            return Err(Reply::new(451, Some((4, 3, 0)), "Temporary failure, try again later"));
+        }
+    }
     let policy = policy_from_headers(&data).map_err(|e| Reply::new(554, Some((5, 6, 0)), e.to_string()))?;
     let category = category_from_headers(&data).map_err(|e| Reply::new(554, Some((5, 6, 0)), e.to_string()))?;
     let category = match category {

@@ -112,6 +112,12 @@ pub enum Op {
     DeleteRecipientKey(TenantId, RecipientId),
     /// Add a DKIM key; older keys of the same domain and algorithm stop signing.
     PutDkimKey(DkimKeyRecord),
+    /// Add a sending domain, or replace the tenant's row for it (state,
+    /// token). [`StoreError::Conflict`] when it would make a second tenant
+    /// own a domain (verified or asserted).
+    PutSendingDomain(SendingDomainRecord),
+    /// Remove a tenant's sending domain; [`StoreError::Conflict`] if it has none.
+    DeleteSendingDomain(TenantId, String),
     /// Add an address (as a keyed hash) to a tenant's suppression list.
     Suppress {
         /// Tenant.
@@ -814,6 +820,34 @@ async fn write_op(
                 .await?;
             if done.rows_affected() != 1 {
                 return Err(StoreError::Conflict(format!("recipient key {id} not found")));
+            }
+        }
+        Op::PutSendingDomain(d) => {
+            sqlx::query(
+                "INSERT INTO sending_domains (tenant_id, domain, state, token, created_at, verified_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, domain) DO UPDATE SET \
+                 state = excluded.state, token = excluded.token, verified_at = excluded.verified_at",
+            )
+            .bind(d.tenant.as_str().to_owned())
+            .bind(d.domain.clone())
+            .bind(d.state.as_str())
+            .bind(d.token.clone())
+            .bind(d.created_at)
+            .bind(d.verified_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, &format!("domain {} is a sending domain of another tenant", d.domain)))?;
+        }
+        Op::DeleteSendingDomain(tenant, domain) => {
+            let done = sqlx::query("DELETE FROM sending_domains WHERE tenant_id = $1 AND domain = $2")
+                .bind(tenant.as_str().to_owned())
+                .bind(domain.clone())
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "domain {domain} is not a sending domain of tenant {tenant}"
+                )));
             }
         }
         Op::PutDkimKey(k) => {

@@ -406,6 +406,59 @@ pub struct WebhookRecord {
     pub created_at: i64,
 }
 
+/// How a tenant holds a sending domain (issue 13.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendingDomainState {
+    /// Added, waiting for its TXT record to be found: not yet usable.
+    Pending,
+    /// Its TXT record carried the tenant's token.
+    Verified,
+    /// The installation operator vouched for it (no DNS check).
+    Asserted,
+}
+
+impl SendingDomainState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Verified => "verified",
+            Self::Asserted => "asserted",
+        }
+    }
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "verified" => Some(Self::Verified),
+            "asserted" => Some(Self::Asserted),
+            _ => None,
+        }
+    }
+    /// Whether the tenant may send from the domain.
+    pub fn is_owned(self) -> bool {
+        self != Self::Pending
+    }
+}
+
+/// A tenant's sending domain. The domain is lowercase ASCII (IDNA form).
+/// At most one tenant holds a domain verified or asserted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendingDomainRecord {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Lowercase ASCII domain.
+    pub domain: String,
+    /// Pending, verified or asserted.
+    pub state: SendingDomainState,
+    /// The random token the TXT record must carry.
+    pub token: String,
+    /// Unix micros.
+    pub created_at: i64,
+    /// Unix micros it became verified or asserted.
+    pub verified_at: Option<i64>,
+}
+
 /// One event waiting to be posted to one webhook.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {

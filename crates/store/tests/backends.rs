@@ -16,8 +16,8 @@ use sealpost_audit::{Action, Actor, CheckpointSigner, NewEvent, Outcome, VerifyR
 use sealpost_model::{ApiKeyId, Category, MessageId, RecipientId, Role, Scope, TenantId, UserId, now_micros};
 use sealpost_store::{
     ApiKeyRecord, Backend, BlobConfig, Commit, DeliveryUpdate, IdempotencyRecord, KekRecord, NewMessage, Op,
-    PRUNE_BATCH_ROWS, PortalPickup, PruneBefore, SearchLogRecord, SecretRecord, Source, Store, StoreConfig, StoreError,
-    TenantRecord, UserRecord, WebhookRecord,
+    PRUNE_BATCH_ROWS, PortalPickup, PruneBefore, SearchLogRecord, SecretRecord, SendingDomainRecord,
+    SendingDomainState, Source, Store, StoreConfig, StoreError, TenantRecord, UserRecord, WebhookRecord,
 };
 use sealpost_testkit::{DataDir, shared_postgres, shared_s3};
 
@@ -123,6 +123,7 @@ backend_tests!(
     pruning_keeps_pending_and_leased_outbox_rows_and_newer_ones,
     pruning_idempotency_keeps_fresh_records_and_runs_in_batches,
     pruning_the_search_log_is_per_tenant_and_crosses_full_batches,
+    a_sending_domain_has_at_most_one_owner,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -1430,4 +1431,50 @@ async fn pruning_the_search_log_is_per_tenant_and_crosses_full_batches(env: Env)
     assert_eq!(pruned.search_log, BTreeMap::from([(t.clone(), 0), (other.clone(), 3)]));
     assert_eq!(search_log_counts(&env.cfg).await, BTreeMap::from([("acme".to_owned(), 2)]));
     store.close().await;
+}
+
+/// Any number of tenants may have a domain pending; once one verified or
+/// asserted it, no other tenant can, and a refused claim changes nothing.
+/// Removing it frees the domain.
+async fn a_sending_domain_has_at_most_one_owner(env: Env) {
+    let store = &env.store;
+    let (a, b) = (tenant("doma"), tenant("domb"));
+    store.commit(Commit { ops: vec![create_tenant(&a), create_tenant(&b)], events: vec![] }).await.unwrap();
+    let row = |t: &TenantId, state: SendingDomainState| SendingDomainRecord {
+        tenant: t.clone(),
+        domain: "clinic.example".into(),
+        state,
+        token: format!("token-of-{t}"),
+        created_at: 1,
+        verified_at: state.is_owned().then_some(2),
+    };
+    let put = |r: SendingDomainRecord| Commit { ops: vec![Op::PutSendingDomain(r)], events: vec![] };
+    store.commit(put(row(&a, SendingDomainState::Pending))).await.unwrap();
+    store.commit(put(row(&b, SendingDomainState::Pending))).await.unwrap();
+    assert_eq!(store.sending_domain_owner("clinic.example").await.unwrap(), None);
+
+    store.commit(put(row(&a, SendingDomainState::Verified))).await.unwrap();
+    assert_eq!(store.sending_domain_owner("clinic.example").await.unwrap(), Some(a.clone()));
+    for state in [SendingDomainState::Verified, SendingDomainState::Asserted] {
+        match store.commit(put(row(&b, state))).await {
+            Err(StoreError::Conflict(m)) => assert!(m.contains("clinic.example"), "{m}"),
+            other => panic!("a second owner was recorded: {other:?}"),
+        }
+    }
+    assert_eq!(store.sending_domains(&b).await.unwrap(), vec![row(&b, SendingDomainState::Pending)]);
+    assert_eq!(store.sending_domains(&a).await.unwrap(), vec![row(&a, SendingDomainState::Verified)]);
+
+    store
+        .commit(Commit { ops: vec![Op::DeleteSendingDomain(a.clone(), "clinic.example".into())], events: vec![] })
+        .await
+        .unwrap();
+    assert!(store.sending_domains(&a).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .commit(Commit { ops: vec![Op::DeleteSendingDomain(a.clone(), "clinic.example".into())], events: vec![] })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.commit(put(row(&b, SendingDomainState::Asserted))).await.unwrap();
+    assert_eq!(store.sending_domain_owner("clinic.example").await.unwrap(), Some(b));
 }

@@ -17,6 +17,7 @@ mod access_request;
 mod apikey;
 mod audit;
 mod dns;
+mod domains;
 mod export;
 mod hold;
 mod import;
@@ -76,6 +77,12 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Patient access requests (R-AR-7): create, list (--overdue), search, export.
     AccessRequest(access_request::AccessRequestArgs),
+    /// The domains a tenant may send as: list, add (prints the TXT record
+    /// to publish), verify (looks it up), assert (operator, no DNS), remove.
+    Domains {
+        #[command(subcommand)]
+        command: domains::DomainsCommand,
+    },
     /// DNS records to publish.
     Dns {
         #[command(subcommand)]
@@ -121,6 +128,7 @@ pub async fn exec(ctx: &mut Context, command: Command) -> Result<i32> {
         Command::Import(args) => import::exec(ctx, args).await,
         Command::Export(args) => export::exec(ctx, args).await,
         Command::AccessRequest(args) => access_request::exec(ctx, args).await,
+        Command::Domains { command } => domains::exec(ctx, command).await,
         Command::Dns { command } => dns::exec(ctx, command).await,
         Command::Settings { command } => settings::exec(ctx, command).await,
         Command::Retention { command } => retention::exec(ctx, command).await,

@@ -550,6 +550,27 @@ impl Store {
             .collect()
     }
 
+    /// A tenant's sending domains, by domain.
+    pub async fn sending_domains(&self, tenant: &TenantId) -> Result<Vec<SendingDomainRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, domain, state, token, created_at, verified_at FROM sending_domains \
+             WHERE tenant_id = $1 ORDER BY domain",
+        )
+        .bind(tenant.as_str().to_owned())
+        .fetch_all(&self.db().pool)
+        .await?;
+        rows.iter().map(sending_domain_from).collect()
+    }
+
+    /// The tenant that owns `domain` (verified or asserted), if any.
+    pub async fn sending_domain_owner(&self, domain: &str) -> Result<Option<TenantId>, StoreError> {
+        let row = sqlx::query("SELECT tenant_id FROM sending_domains WHERE domain = $1 AND state <> 'pending'")
+            .bind(domain.to_owned())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.as_ref().map(tenant_of).transpose()
+    }
+
     /// A tenant's active webhooks, or one by id (any tenant) when `id` is given.
     pub async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookRecord>, StoreError> {
         let rows = sqlx::query(
@@ -939,6 +960,18 @@ impl Store {
         }
         Ok(())
     }
+}
+
+fn sending_domain_from(r: &AnyRow) -> Result<SendingDomainRecord, StoreError> {
+    Ok(SendingDomainRecord {
+        tenant: tenant_of(r)?,
+        domain: r.try_get("domain")?,
+        state: SendingDomainState::parse(&r.try_get::<String, _>("state")?)
+            .ok_or_else(|| corrupt("sending domain state"))?,
+        token: r.try_get("token")?,
+        created_at: r.try_get("created_at")?,
+        verified_at: r.try_get("verified_at")?,
+    })
 }
 
 fn webhook_from(r: &AnyRow) -> Result<WebhookRecord, StoreError> {

@@ -39,6 +39,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "indexed_at", sql: include_str!("migrations/0002_indexed_at.sql") },
     Migration { version: 3, name: "index_retry", sql: include_str!("migrations/0003_index_retry.sql") },
     Migration { version: 4, name: "prune_by_age", sql: include_str!("migrations/0004_prune_by_age.sql") },
+    Migration { version: 5, name: "sending_domains", sql: include_str!("migrations/0005_sending_domains.sql") },
 ];
 
 /// The newest schema version this binary knows.
