@@ -270,6 +270,17 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
+    /// The resolver for MX, TXT and TLSA lookups: `name_servers`, else
+    /// the system's (delivery and sending-domain proofs share it).
+    pub fn resolver(&self) -> Result<sealpost_outbound::MxResolver, ServerError> {
+        if self.name_servers.is_empty() {
+            sealpost_outbound::MxResolver::system()
+        } else {
+            sealpost_outbound::MxResolver::with_servers(&self.name_servers, self.smtp_port)
+        }
+        .map_err(|e| ServerError::Config(format!("delivery resolver: {e}")))
+    }
+
     /// The parsed `allow_internal_mx` list.
     pub fn internal_mx(&self) -> Result<crate::destination::AllowList, ServerError> {
         crate::destination::AllowList::parse(&self.allow_internal_mx)

@@ -211,13 +211,7 @@ impl SendingDomains {
             return Ok(record);
         }
         let txt = TxtRecord::of(&record);
-        let servers = &self.core.cfg.delivery.name_servers;
-        let resolver = if servers.is_empty() {
-            sealpost_outbound::MxResolver::system()
-        } else {
-            sealpost_outbound::MxResolver::with_servers(servers, 25)
-        }
-        .map_err(|e| ServerError::State(e.to_string()))?;
+        let resolver = self.core.cfg.delivery.resolver()?;
         let found = resolver.txt(&txt.name).await;
         let (reason, why) = match found {
             Ok(values) if values.iter().any(|v| v.trim() == txt.value) => ("", String::new()),

@@ -260,11 +260,6 @@ impl Settings {
         Arc::new(Settings { core, cache: RwLock::new(HashMap::new()) })
     }
 
-    /// Forgets a tenant's cached settings (after a change made elsewhere).
-    pub async fn forget(&self, tenant: &TenantId) {
-        self.cache.write().await.remove(tenant);
-    }
-
     /// A tenant's settings (defaults when never set).
     pub async fn get(&self, tenant: &TenantId) -> Result<Arc<Compiled>, ServerError> {
         if let Some(c) = self.cache.read().await.get(tenant)

@@ -61,12 +61,7 @@ impl Deliverer {
         accept: Arc<Accept>,
     ) -> Result<Arc<Deliverer>, ServerError> {
         let cfg = &core.cfg.delivery;
-        let resolver = if cfg.name_servers.is_empty() {
-            MxResolver::system()
-        } else {
-            MxResolver::with_servers(&cfg.name_servers, cfg.smtp_port)
-        }
-        .map_err(|e| ServerError::Config(format!("delivery resolver: {e}")))?;
+        let resolver = cfg.resolver()?;
         let cas: Vec<_> = cfg.extra_ca_files.iter().map(|p| resolve(&core.data_dir, p)).collect();
         let tls = TlsClient::new(&cas).map_err(|e| ServerError::Config(format!("delivery TLS: {e}")))?;
         let node = format!("node-{}", sealpost_model::EventId::new());
