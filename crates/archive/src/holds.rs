@@ -93,6 +93,11 @@ pub struct HoldDocument {
     /// The written justification given with the release request.
     #[serde(default)]
     pub release_justification: Option<String>,
+    /// The person who asked for the release (a user id), so that the
+    /// approver can be checked to be someone else, whichever key or
+    /// password each used. Absent on requests made before it was recorded.
+    #[serde(default)]
+    pub release_requested_person: Option<String>,
 }
 
 /// A hold as listed (to authorized callers: name and reason are shown).
@@ -214,6 +219,10 @@ fn is_active(state: &str) -> bool {
     state == "active" || state == "release_requested"
 }
 
+/// Why an unbound API key may not take part in a two-person action.
+const NO_PERSON: &str = "this API key is not bound to a person, and a hold release needs two different people: \
+     use a key created with `sealpost apikey create --user NAME`, or sign in as the user";
+
 /// Whether a caller may create and release holds: a user with role admin,
 /// compliance or legal, or an API key with the admin scope.
 pub fn may_manage_holds(p: &Principal) -> bool {
@@ -325,6 +334,7 @@ impl Archive {
             reason: reason.to_owned(),
             scope,
             release_justification: None,
+            release_requested_person: None,
         };
         let record = HoldRecord {
             id,
@@ -386,20 +396,27 @@ impl Archive {
             return Err(self.refuse(tenant, p, action, Some(*id), "not-authorized", text).await);
         }
         let r = self.core.store.hold(tenant, id).await?.ok_or_else(|| ArchiveError::NotFound(format!("hold {id}")))?;
+        let Some(person) = p.person() else {
+            return Err(self.refuse(tenant, p, action, Some(*id), "no-person", NO_PERSON.to_owned()).await);
+        };
         if justification.trim().len() < 10 {
             let text = "a written justification (at least 10 characters) is required".to_owned();
             return Err(self.refuse(tenant, p, action, Some(*id), "no-justification", text).await);
         }
-        if r.state != "active" {
+        let mut doc = self.open_hold(&r)?;
+        // A request made before requesters were recorded as people may be
+        // made again, so that it can be approved at all.
+        let renewable = r.state == "release_requested" && doc.release_requested_person.is_none();
+        if r.state != "active" && !renewable {
             let text = format!("hold {id} is {}, not active", r.state);
             return Err(self.refuse(tenant, p, action, Some(*id), "wrong-state", text).await);
         }
-        let mut doc = self.open_hold(&r)?;
         doc.release_justification = Some(justification.to_owned());
+        doc.release_requested_person = Some(person.to_string());
         let change = HoldChange {
             tenant: tenant.clone(),
             id: *id,
-            from: "active".into(),
+            from: r.state.clone(),
             to: "release_requested".into(),
             by: p.actor().into_string(),
             sealed: self.seal_hold(tenant, id, &doc)?,
@@ -427,8 +444,20 @@ impl Archive {
             let text = format!("hold {id} is {}: its release must be requested first (hold release)", r.state);
             return Err(self.refuse(tenant, p, action, Some(*id), "not-requested", text).await);
         }
-        if r.release_requested_by.as_deref() == Some(p.actor().as_str()) {
-            let text = "the release must be approved by a second authorized person, not the requester".to_owned();
+        let Some(person) = p.person() else {
+            return Err(self.refuse(tenant, p, action, Some(*id), "no-person", NO_PERSON.to_owned()).await);
+        };
+        let requester = self.open_hold(&r)?.release_requested_person;
+        let same_person = match requester {
+            Some(requester) => requester == person.to_string(),
+            // Requested before people were recorded: who asked is unknown,
+            // so no one may approve; the request can be made again.
+            None => true,
+        };
+        if same_person {
+            let text = "the release must be approved by a second authorized person, not the requester \
+                        (a request from before requesters were recorded must be made again)"
+                .to_owned();
             return Err(self.refuse(tenant, p, action, Some(*id), "same-person", text).await);
         }
         let change = HoldChange {

@@ -24,6 +24,8 @@ pub enum Principal {
         tenant: TenantId,
         /// What it may do.
         scopes: Vec<Scope>,
+        /// The person it acts for, if it was bound to one at creation.
+        user: Option<UserId>,
     },
 }
 
@@ -39,6 +41,15 @@ impl Principal {
         match self {
             Principal::User { id, .. } => Actor::user(*id),
             Principal::ApiKey { id, .. } => Actor::api_key(*id),
+        }
+    }
+    /// The person behind this caller: the user, or the user an API key
+    /// was bound to. `None` for an unbound key, which therefore cannot be
+    /// one of the two people a two-person action needs.
+    pub fn person(&self) -> Option<UserId> {
+        match self {
+            Principal::User { id, .. } => Some(*id),
+            Principal::ApiKey { user, .. } => *user,
         }
     }
     /// Whether the caller may do what `scope` covers. `admin` covers all;

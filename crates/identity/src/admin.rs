@@ -71,15 +71,23 @@ impl Identity {
     }
 
     /// Creates an API key; returns its id and the full key text (shown once).
+    /// `user`, when given, is the person the key acts for (a user of the
+    /// same tenant); only such keys may take part in two-person actions.
     pub async fn create_api_key(
         &self,
         tenant: &TenantId,
         name: &str,
         scopes: Vec<Scope>,
+        user: Option<UserId>,
         actor: Actor,
     ) -> Result<(ApiKeyId, String), ServerError> {
         if self.core.store.tenant(tenant).await?.is_none() {
             return Err(ServerError::NotFound(format!("tenant {tenant}")));
+        }
+        if let Some(u) = &user
+            && self.core.store.user(tenant, u).await?.is_none()
+        {
+            return Err(ServerError::NotFound(format!("user {u} in tenant {tenant}")));
         }
         let id = ApiKeyId::new();
         let secret = ApiKeySecret::generate()?;
@@ -90,6 +98,7 @@ impl Identity {
             verifier: secret.verifier().to_vec(),
             scopes: scopes.clone(),
             created_at: now_micros(),
+            user,
             revoked_at: None,
         };
         let mut ev = NewEvent::new(tenant.clone(), actor, Action::ApiKeyCreated, Outcome::Success).target(id);
@@ -102,6 +111,9 @@ impl Identity {
                 },
                 DetailValue::Bool(true),
             );
+        }
+        if let Some(u) = user {
+            ev = ev.detail("user", DetailValue::id(u));
         }
         self.core.store.commit(Commit { ops: vec![Op::CreateApiKey(rec)], events: vec![ev] }).await?;
         Ok((id, format_api_key(&id, &secret)))

@@ -147,7 +147,7 @@ impl Identity {
         if rec.revoked_at.is_some() || !secret.matches(&rec.verifier) {
             return Ok(None);
         }
-        Ok(Some(Principal::ApiKey { id: rec.id, tenant: rec.tenant, scopes: rec.scopes }))
+        Ok(Some(Principal::ApiKey { id: rec.id, tenant: rec.tenant, scopes: rec.scopes, user: rec.user }))
     }
 
     /// Authenticates an API request's bearer token from `client`, with the

@@ -161,12 +161,18 @@ fn holds_by_custodian_and_date_range_and_two_person_release() {
     assert_eq!(code, 0, "{out}");
 }
 
-/// The API: release needs two different API keys (admin scope).
+/// The API: a release needs two different people, not two keys. The
+/// initial key acts for the admin; a second key of the same admin is the
+/// same person, and a key bound to no one cannot be either person; a key
+/// bound to another user can approve (issue 13.12).
 #[test]
-fn api_release_needs_a_second_key() {
+fn api_release_needs_a_second_person_not_a_second_key() {
     let server = Server::start(Backend::Embedded);
     let first = server.api_key.clone();
-    let second = server.create_api_key("default", "admin");
+    let admin_again = bound_key(&server, "admin");
+    let unbound = server.create_api_key("default", "admin");
+    add_user(&server, "legal2", "legal");
+    let other_person = bound_key(&server, "legal2");
     let sender = server.create_api_key("default", "send");
     let body =
         json!({ "name": "API matter", "reason": "Subpoena", "scope": { "custodians": ["dr.a@clinic.example"] } });
@@ -175,18 +181,40 @@ fn api_release_needs_a_second_key() {
     let (st, b) = server.post("/v1/holds", &first, &body);
     assert_eq!(st, 201, "{b}");
     let id = b["id"].as_str().expect("id").to_owned();
-    let (st, b) =
-        server.post(&format!("/v1/holds/{id}/release"), &first, &json!({ "justification": "Subpoena withdrawn." }));
+    let justification = json!({ "justification": "Subpoena withdrawn." });
+    let (st, b) = server.post(&format!("/v1/holds/{id}/release"), &unbound, &justification);
+    assert_eq!(st, 403, "an unbound key cannot be the first person: {b}");
+    assert!(b["error"]["message"].as_str().unwrap_or("").contains("not bound to a person"), "{b}");
+    let (st, b) = server.post(&format!("/v1/holds/{id}/release"), &first, &justification);
     assert_eq!(st, 200, "{b}");
-    let (st, b) = server.post(&format!("/v1/holds/{id}/approve-release"), &first, &json!({}));
-    assert_eq!(st, 403, "{b}");
-    assert!(b["error"]["message"].as_str().unwrap_or("").contains("second authorized person"), "{b}");
-    let (st, b) = server.post(&format!("/v1/holds/{id}/approve-release"), &second, &json!({}));
+    for (key, why, expected) in [
+        (&first, "the requester's own key", "second authorized person"),
+        (&admin_again, "another key of the requester", "second authorized person"),
+        (&unbound, "a key bound to no one", "not bound to a person"),
+    ] {
+        let (st, b) = server.post(&format!("/v1/holds/{id}/approve-release"), key, &json!({}));
+        assert_eq!(st, 403, "{why}: {b}");
+        assert!(b["error"]["message"].as_str().unwrap_or("").contains(expected), "{why}: {b}");
+        let (_, body) = server.get("/v1/holds", &first);
+        let list: Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(list["holds"][0]["state"], "release_requested", "{why} released it");
+    }
+    let (st, b) = server.post(&format!("/v1/holds/{id}/approve-release"), &other_person, &json!({}));
     assert_eq!(st, 200, "{b}");
-    let (st, body) = server.get("/v1/holds", &second);
+    let (st, body) = server.get("/v1/holds", &other_person);
     assert_eq!(st, 200);
     let list: Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(list["holds"][0]["state"], "released");
+    let refused =
+        server.audit_events().iter().filter(|e| e["action"] == "hold.released" && e["outcome"] == "failure").count();
+    assert_eq!(refused, 3, "every refused approval is audited");
+}
+
+/// An admin-scope key acting for `user` (`apikey create --user`).
+fn bound_key(server: &Server, user: &str) -> String {
+    let out = server.cli(&["apikey", "create", "--tenant", "default", "--scopes", "admin", "--user", user]);
+    assert!(out.status.success(), "apikey create --user: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A hold created while a disposal run is in progress — after the run

@@ -74,11 +74,9 @@ pub async fn init(data_dir: &Path) -> Result<(Services, InitOutput), ServerError
     let tenant = TenantId::parse("default").map_err(|e| ServerError::State(e.to_string()))?;
     app.identity.create_tenant(&tenant, "Default organization", Actor::cli()).await?;
     let admin_password = generated_password()?;
-    app.identity.create_user(&tenant, "admin", &admin_password, Role::Admin, Actor::cli()).await?;
-    let (_, api_key) = app
-        .identity
-        .create_api_key(&tenant, "initial", vec![Scope::Send, Scope::ReadEvents, Scope::Admin], Actor::cli())
-        .await?;
+    let admin = app.identity.create_user(&tenant, "admin", &admin_password, Role::Admin, Actor::cli()).await?;
+    let scopes = vec![Scope::Send, Scope::ReadEvents, Scope::Admin];
+    let (_, api_key) = app.identity.create_api_key(&tenant, "initial", scopes, Some(admin), Actor::cli()).await?;
     let out = InitOutput {
         data_dir: data_dir.to_path_buf(),
         tenant: tenant.to_string(),

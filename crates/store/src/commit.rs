@@ -631,7 +631,7 @@ async fn write_op(
         Op::CreateApiKey(k) => {
             let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
             sqlx::query(
-                "INSERT INTO api_keys (id, tenant_id, name, verifier, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO api_keys (id, tenant_id, name, verifier, scopes, created_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(k.id.to_string())
             .bind(k.tenant.as_str().to_owned())
@@ -639,6 +639,7 @@ async fn write_op(
             .bind(k.verifier.clone())
             .bind(scopes.join(","))
             .bind(k.created_at)
+            .bind(k.user.map(|u| u.to_string()))
             .execute(&mut **tx)
             .await?;
         }

@@ -52,6 +52,8 @@ pub struct ApiKeyRecord {
     /// What the key may do.
     pub scopes: Vec<Scope>,
     /// Unix micros.
+    /// The person the key acts for, if it was bound to one.
+    pub user: Option<UserId>,
     pub created_at: i64,
     /// Set once revoked.
     pub revoked_at: Option<i64>,

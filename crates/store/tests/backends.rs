@@ -629,6 +629,7 @@ async fn reopen_keeps_everything(mut env: Env) {
         verifier: vec![7; 32],
         scopes: vec![Scope::Send, Scope::ReadEvents],
         created_at: now_micros(),
+        user: Some(user.id),
         revoked_at: None,
     };
     let secret = SecretRecord { name: "audit-signing".into(), sealed: vec![1, 2, 3], public: Some(vec![4, 5]) };
@@ -661,6 +662,7 @@ async fn reopen_keeps_everything(mut env: Env) {
     assert_eq!((u.id, u.tenant, u.password_hash, u.role), (user.id, t.clone(), user.password_hash, Role::Admin));
     let k = store.api_key(&key.id).await.unwrap().unwrap();
     assert_eq!((k.tenant, k.verifier, k.scopes, k.revoked_at), (t.clone(), key.verifier, key.scopes, None));
+    assert_eq!(k.user, Some(user.id), "the key's person survives a reopen");
     let s = store.secret("audit-signing").await.unwrap().unwrap();
     assert_eq!((s.sealed, s.public), (secret.sealed, secret.public));
     assert_eq!(store.idempotency(&t, b"k").await.unwrap().unwrap().response, "r");

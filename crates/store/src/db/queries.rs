@@ -41,6 +41,16 @@ fn tenant_and_message(row: &AnyRow) -> Result<(TenantId, MessageId), StoreError>
     Ok((tenant_of(row)?, id))
 }
 
+fn user_from(r: &AnyRow) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        id: UserId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("user id"))?,
+        tenant: tenant_of(r)?,
+        username: r.try_get("username")?,
+        password_hash: r.try_get("password_hash")?,
+        role: Role::parse(&r.try_get::<String, _>("role")?).map_err(|_| corrupt("role"))?,
+    })
+}
+
 fn api_key_from(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
     let scopes: String = row.try_get("scopes")?;
     Ok(ApiKeyRecord {
@@ -56,6 +66,10 @@ fn api_key_from(row: &AnyRow) -> Result<ApiKeyRecord, StoreError> {
             .map_err(|_| corrupt("scopes"))?,
         created_at: row.try_get("created_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        user: row
+            .try_get::<Option<String>, _>("user_id")?
+            .map(|u| UserId::parse(&u).map_err(|_| corrupt("api key user")))
+            .transpose()?,
     })
 }
 
@@ -110,28 +124,31 @@ impl Store {
         rows.iter().map(|r| Ok(KekRecord { version: r.try_get("version")?, wrapped: r.try_get("wrapped")? })).collect()
     }
 
+    /// A user by id, within `tenant` (another tenant's user is not found).
+    pub async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, username, password_hash, role FROM users WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(id.to_string())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
     /// A user by login name.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         let row = sqlx::query("SELECT id, tenant_id, username, password_hash, role FROM users WHERE username = $1")
             .bind(username.to_owned())
             .fetch_optional(&self.db().pool)
             .await?;
-        row.map(|r| {
-            Ok(UserRecord {
-                id: UserId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("user id"))?,
-                tenant: tenant_of(&r)?,
-                username: r.try_get("username")?,
-                password_hash: r.try_get("password_hash")?,
-                role: Role::parse(&r.try_get::<String, _>("role")?).map_err(|_| corrupt("role"))?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_from).transpose()
     }
 
     /// An API key by its public id (any tenant: the key itself names its tenant).
     pub async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, tenant_id, name, verifier, scopes, created_at, revoked_at FROM api_keys WHERE id = $1",
+            "SELECT id, tenant_id, name, verifier, scopes, created_at, revoked_at, user_id FROM api_keys WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.db().pool)
@@ -142,7 +159,7 @@ impl Store {
     /// A tenant's API keys.
     pub async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, tenant_id, name, verifier, scopes, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at",
+            "SELECT id, tenant_id, name, verifier, scopes, created_at, revoked_at, user_id FROM api_keys WHERE tenant_id = $1 ORDER BY created_at",
         )
         .bind(tenant.as_str().to_owned())
         .fetch_all(&self.db().pool)
