@@ -1,6 +1,6 @@
 //! Drives an SMTP session with fuzz input split into chunks. The first
 //! byte picks the configuration and the chunk sizes; the session answers
-//! Authenticate alternately true/false, Message with Ok("id"), and
+//! Authenticate alternately true/false, Mail by the same toggle, Message with Ok("id"), and
 //! StartTls with tls_started().
 #![no_main]
 
@@ -19,6 +19,7 @@ fuzz_target!(|input: &[u8]| {
         starttls_offered: flags & 2 != 0,
         plaintext_allowed: flags & 4 != 0,
         relay_without_auth: flags & 8 != 0,
+        check_sender: flags & 16 != 0,
     });
     let _ = session.greeting().to_bytes();
     // Chunk length cycles through 1..=16 octets, seeded by the flags.
@@ -47,6 +48,7 @@ fuzz_target!(|input: &[u8]| {
                     assert!(sealpost_smtp::check_message(&message).is_ok());
                     session.message_result(Ok("id".into()));
                 }
+                Event::Mail { .. } => session.mail_result(if auth_ok { Ok(()) } else { Err(sealpost_smtp::Reply::new(550, None, "no")) }),
                 Event::Close => {
                     closed = true;
                     break;

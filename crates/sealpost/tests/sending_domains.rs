@@ -119,8 +119,10 @@ fn sending_domains(backend: Backend) {
     assert_not_owned(st, &b, "a-clinic.example", "raw");
     let (ok, t) = smtp_send(&server, &key_b, "billing@a-clinic.example", "billing@a-clinic.example");
     assert!(!ok && t.contains("550 5.7.1 sender domain a-clinic.example is not a sending domain"), "{t}");
+    assert!(!t.contains("RCPT TO") && !t.contains("DATA"), "refused at MAIL, before RCPT and DATA:\n{t}");
     let (ok, t) = smtp_send(&server, &key_b, "ok@b-own.example", "billing@a-clinic.example");
     assert!(!ok && t.contains("550 5.7.1 sender domain a-clinic.example"), "header From: checked too:\n{t}");
+    assert!(t.contains("~> DATA"), "an own envelope sender passes MAIL; the header is refused after DATA:\n{t}");
     assert_eq!(server.message_rows(), rows, "a refused message was stored");
 
     // The owners can.

@@ -17,6 +17,7 @@
 //!     starttls_offered: false,
 //!     plaintext_allowed: false,
 //!     relay_without_auth: true,
+//!     check_sender: false,
 //! });
 //! assert_eq!(s.greeting().to_bytes(), b"220 mx.example.org ESMTP Sealpost\r\n");
 //! // A whole pipelined transaction in one read.

@@ -36,6 +36,10 @@ pub struct SessionConfig {
     pub plaintext_allowed: bool,
     /// The client is in the trusted networks: MAIL is allowed without AUTH.
     pub relay_without_auth: bool,
+    /// Ask the network layer about each reverse-path ([`Event::Mail`])
+    /// before answering MAIL, so a sender the account may not use is
+    /// refused at once rather than after DATA.
+    pub check_sender: bool,
 }
 
 /// The envelope of a received message.
@@ -100,6 +104,13 @@ pub enum Event {
         /// The password.
         password: String,
     },
+    /// A syntactically valid MAIL (only with [`SessionConfig::check_sender`]):
+    /// decide whether this reverse-path may be used, then call
+    /// [`Session::mail_result`].
+    Mail {
+        /// The reverse-path; `None` for the null sender `<>`.
+        from: Option<EmailAddress>,
+    },
     /// A complete, checked message: queue it, then call [`Session::message_result`].
     Message {
         /// The envelope.
@@ -127,6 +138,7 @@ impl std::fmt::Debug for Event {
             Event::Message { envelope, data } => {
                 f.debug_struct("Message").field("envelope", envelope).field("data_len", &data.len()).finish()
             }
+            Event::Mail { from } => f.debug_struct("Mail").field("null_sender", &from.is_none()).finish(),
             Event::Close => f.write_str("Close"),
         }
     }
@@ -146,6 +158,8 @@ enum Phase {
     Data(Box<DataDecoder>),
     /// Waiting for [`Session::auth_result`].
     WaitAuth,
+    /// Waiting for [`Session::mail_result`] about this transaction.
+    WaitMail(Box<Transaction>),
     /// Waiting for [`Session::message_result`].
     WaitMessage,
     /// Waiting for [`Session::tls_started`].
@@ -239,7 +253,7 @@ impl Session {
                 return Some(ev);
             }
             match &mut self.phase {
-                Phase::Closed | Phase::WaitAuth | Phase::WaitMessage | Phase::WaitTls => {
+                Phase::Closed | Phase::WaitAuth | Phase::WaitMail(_) | Phase::WaitMessage | Phase::WaitTls => {
                     return None;
                 }
                 Phase::Data(decoder) => match decoder.decode(&self.buf[self.pos..]) {
@@ -297,6 +311,21 @@ impl Session {
             self.reply(Reply::new(235, Some((2, 7, 0)), "Authentication successful"));
         } else {
             self.error(Reply::new(535, Some((5, 7, 8)), "Authentication credentials invalid"));
+        }
+    }
+
+    /// Answers [`Event::Mail`]: `Ok(())` opens the transaction with
+    /// `250 2.1.0`; `Err(reply)` is sent as is and no transaction starts
+    /// (not counted as a client error). Ignored unless a MAIL is pending.
+    pub fn mail_result(&mut self, r: Result<(), Reply>) {
+        let Phase::WaitMail(_) = &self.phase else { return };
+        let Phase::WaitMail(tx) = std::mem::replace(&mut self.phase, Phase::Command) else { unreachable!() };
+        match r {
+            Ok(()) => {
+                self.tx = Some(*tx);
+                self.reply(ok(250, (2, 1, 0), "Ok"));
+            }
+            Err(reply) => self.reply(reply),
         }
     }
 
@@ -606,7 +635,13 @@ impl Session {
                 }
             }
         };
-        self.tx = Some(Transaction { from, params, recipients: Vec::new() });
+        let tx = Transaction { from, params, recipients: Vec::new() };
+        if self.cfg.check_sender {
+            self.events.push_back(Event::Mail { from: tx.from.clone() });
+            self.phase = Phase::WaitMail(Box::new(tx));
+            return;
+        }
+        self.tx = Some(tx);
         self.reply(ok(250, (2, 1, 0), "Ok"));
     }
 
@@ -691,6 +726,7 @@ mod tests {
             starttls_offered: false,
             plaintext_allowed: false,
             relay_without_auth: true,
+            check_sender: false,
         }
     }
 

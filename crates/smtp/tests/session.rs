@@ -15,6 +15,7 @@ fn tls_cfg() -> SessionConfig {
         starttls_offered: false,
         plaintext_allowed: false,
         relay_without_auth: false,
+        check_sender: false,
     }
 }
 
@@ -35,6 +36,8 @@ struct Client {
     auth_answers: Vec<bool>,
     /// Answer to Message.
     message_answer: Result<String, Reply>,
+    /// Answers to Mail (with `check_sender`), in turn; then `Ok(())`.
+    mail_answers: Vec<Result<(), Reply>>,
     /// Call tls_started on StartTls.
     auto_tls: bool,
     events: Vec<Event>,
@@ -46,6 +49,7 @@ impl Client {
             s: Session::new(cfg),
             auth_answers: Vec::new(),
             message_answer: Ok("Q1".into()),
+            mail_answers: Vec::new(),
             auto_tls: true,
             events: Vec::new(),
         }
@@ -67,6 +71,10 @@ impl Client {
                     self.s.auth_result(ok);
                 }
                 Event::Message { .. } => self.s.message_result(self.message_answer.clone()),
+                Event::Mail { .. } => {
+                    let answer = if self.mail_answers.is_empty() { Ok(()) } else { self.mail_answers.remove(0) };
+                    self.s.mail_result(answer);
+                }
                 Event::StartTls if self.auto_tls => self.s.tls_started(),
                 _ => {}
             }
@@ -103,6 +111,7 @@ fn describe(ev: &Event) -> String {
             format!("AUTH {mechanism:?} {authzid:?} {username} {password}")
         }
         Event::Message { data, .. } => format!("MESSAGE {}", data.len()),
+        Event::Mail { from } => format!("MAIL {}", from.as_ref().map(|a| a.as_str()).unwrap_or("<>")),
         Event::Close => "CLOSE".into(),
     }
 }
@@ -633,8 +642,16 @@ fn fragment() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn any_cfg() -> impl Strategy<Value = SessionConfig> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), 0usize..200, 0usize..4).prop_map(
-        |(tls_active, starttls_offered, plaintext_allowed, relay_without_auth, max_message_size, max_recipients)| {
+    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), 0usize..200, 0usize..4).prop_map(
+        |(
+            tls_active,
+            starttls_offered,
+            plaintext_allowed,
+            relay_without_auth,
+            check_sender,
+            max_message_size,
+            max_recipients,
+        )| {
             SessionConfig {
                 hostname: HOST.into(),
                 max_message_size,
@@ -643,6 +660,7 @@ fn any_cfg() -> impl Strategy<Value = SessionConfig> {
                 starttls_offered,
                 plaintext_allowed,
                 relay_without_auth,
+                check_sender,
             }
         },
     )
@@ -701,4 +719,49 @@ proptest! {
             }
         }
     }
+}
+
+/// With `check_sender`, MAIL waits for the network layer's verdict: a
+/// refused reverse-path is answered at MAIL with the layer's reply, no
+/// transaction starts, and pipelined RCPT and DATA fail for want of one;
+/// an accepted one goes on as usual (issue 13.9).
+#[test]
+fn a_checked_sender_is_refused_at_mail_and_nothing_follows() {
+    let mut c = Client::new(SessionConfig { check_sender: true, ..tls_cfg() });
+    c.send(b"EHLO c.example\r\nAUTH PLAIN AGFsaWNlAHB3\r\n");
+    let refusal = Reply::new(550, Some((5, 7, 1)), "sender domain example.org is not a sending domain of this account");
+    c.mail_answers = vec![Err(refusal.clone()), Ok(())];
+    let mut input = transaction(MSG);
+    input.extend_from_slice(b".\r\n");
+    let out = c.send(&input);
+    assert_eq!(out[0], "MAIL a@example.org");
+    assert_eq!(out[1], refusal.to_string());
+    assert!(out[2].starts_with("503 5.5.1"), "RCPT without a transaction: {out:?}");
+    assert!(c.messages().is_empty(), "nothing was taken: {out:?}");
+    // The session goes on; the next sender is accepted.
+    let out = c.send(&[transaction(MSG), b".\r\n".to_vec()].concat());
+    assert_eq!(out[0], "MAIL a@example.org");
+    assert!(out[1].starts_with("250 2.1.0"), "{out:?}");
+    assert_eq!(c.messages().len(), 1);
+}
+
+/// Without an answer, a pending MAIL holds all later input back, and
+/// answers given when nothing is pending are ignored.
+#[test]
+fn a_pending_mail_check_holds_input_back() {
+    let mut s = Session::new(SessionConfig { check_sender: true, ..tls_cfg() });
+    s.feed(b"EHLO c.example\r\nAUTH PLAIN AGFsaWNlAHB3\r\n");
+    while let Some(ev) = s.next_event() {
+        if let Event::Authenticate { .. } = ev {
+            s.auth_result(true);
+        }
+    }
+    s.mail_result(Err(Reply::new(550, None, "stray")));
+    s.feed(b"MAIL FROM:<>\r\nNOOP\r\n");
+    assert_eq!(s.next_event(), Some(Event::Mail { from: None }));
+    assert_eq!(s.next_event(), None, "NOOP waits for the verdict");
+    s.mail_result(Ok(()));
+    assert!(matches!(s.next_event(), Some(Event::Reply(r)) if r.code == 250));
+    assert!(matches!(s.next_event(), Some(Event::Reply(r)) if r.code == 250));
+    assert_eq!(s.next_event(), None);
 }

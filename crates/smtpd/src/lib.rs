@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sealpost_audit::Actor;
-use sealpost_model::Scope;
+use sealpost_model::{Scope, TenantId};
 use sealpost_smtp::{BodyType, DsnRet, Envelope, Event, Notify, Reply, Session, SessionConfig};
 use sealpost_store::Source;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -124,6 +124,7 @@ async fn connection(
         starttls_offered: cfg.tls == ListenerTls::Starttls,
         plaintext_allowed: cfg.allow_plaintext,
         relay_without_auth: cfg.is_trusted(peer.ip()),
+        check_sender: true,
     });
     let mut conn = Conn { principal: None, peer };
     if cfg.tls == ListenerTls::Implicit {
@@ -181,6 +182,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         Err(AuthFailure::Invalid) | Err(AuthFailure::LockedOut) => session.auth_result(false),
                     }
                 }
+                Event::Mail { from } => {
+                    let verdict = check_sender(app, cfg, conn, from.as_ref().map(|a| a.as_str())).await;
+                    session.mail_result(verdict);
+                }
                 Event::Message { envelope, data } => {
                     flush(&mut stream, &mut out).await?;
                     let result = accept(app, cfg, conn, envelope, data).await;
@@ -235,6 +240,31 @@ fn not_owned(domain: &str) -> Reply {
     Reply::new(550, Some((5, 7, 1)), format!("sender domain {domain} is not a sending domain of this account"))
 }
 
+/// The tenant a message on this connection is for and who sends it: the
+/// signed-in account, or the relay tenant for a trusted relay client.
+fn sender_of(cfg: &SmtpListener, conn: &Conn) -> Result<(TenantId, Actor), Reply> {
+    match (&conn.principal, &cfg.relay_tenant) {
+        (Some(p), _) => Ok((p.tenant().clone(), p.actor())),
+        (None, Some(t)) if cfg.is_trusted(conn.peer.ip()) => Ok((t.clone(), Actor::relay(conn.peer.ip()))),
+        _ => Err(Reply::new(530, Some((5, 7, 0)), "Authentication required")),
+    }
+}
+
+/// Answers MAIL: the envelope sender must be in a domain the tenant owns
+/// (issue 13.9), refused here so a client learns it before sending DATA.
+/// The header `From:` is checked again after DATA.
+async fn check_sender(app: &Smtpd, cfg: &SmtpListener, conn: &Conn, from: Option<&str>) -> Result<(), Reply> {
+    let (tenant, _) = sender_of(cfg, conn)?;
+    match app.senders.foreign_among(&tenant, from.filter(|a| !a.is_empty())).await {
+        Ok(None) => Ok(()),
+        Ok(Some(domain)) => Err(not_owned(&domain)),
+        Err(e) => {
+            tracing::error!(error = %e, "could not load the tenant's sending domains");
+            Err(Reply::new(451, Some((4, 3, 0)), "Temporary failure, try again later"))
+        }
+    }
+}
+
 async fn accept(
     app: &Smtpd,
     cfg: &SmtpListener,
@@ -242,11 +272,7 @@ async fn accept(
     envelope: Envelope,
     data: Vec<u8>,
 ) -> Result<String, Reply> {
-    let (tenant, actor) = match (&conn.principal, &cfg.relay_tenant) {
-        (Some(p), _) => (p.tenant().clone(), p.actor()),
-        (None, Some(t)) if cfg.is_trusted(conn.peer.ip()) => (t.clone(), Actor::relay(conn.peer.ip())),
-        _ => return Err(Reply::new(530, Some((5, 7, 0)), "Authentication required")),
-    };
+    let (tenant, actor) = sender_of(cfg, conn)?;
     // The envelope sender and every header From: must be in a domain the
     // tenant owns (issue 13.9); on a trusted-relay listener, the relay
     // tenant's. Nothing is stored otherwise.
