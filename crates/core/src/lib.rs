@@ -40,3 +40,14 @@ pub use crate::core::{
     Core, TenantKeys, passphrase_inside_data_dir, passphrase_warning, read_passphrase, system_tenant,
 };
 pub use error::{InvalidInput, ServerError};
+
+/// The keyed hash a portal recipient is known by in `tenant`: the same
+/// address (compared without case) in another tenant is another recipient.
+/// Stored instead of the address, which is PHI.
+pub fn portal_address_hash(
+    root: &sealpost_crypto::RootKey,
+    tenant: &sealpost_model::TenantId,
+    address: &str,
+) -> Vec<u8> {
+    root.lookup_hash(tenant.as_str(), format!("portal-address:{}", address.trim().to_lowercase()).as_bytes())
+}

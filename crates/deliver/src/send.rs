@@ -664,6 +664,9 @@ async fn portal(
             recipient: item.id,
             created_at: now,
             expires_at,
+            address_hash: Some(sealpost_core::portal_address_hash(app.root(), &item.tenant, &rcpt.address)),
+            opened_at: None,
+            retracted_at: None,
         }),
         Op::Delivery(u),
     ];

@@ -68,6 +68,75 @@ pub enum Op {
     Delivery(DeliveryUpdate),
     /// Hold a message for portal pickup.
     Pickup(PortalPickup),
+    /// Record a pickup's address hash (a link sent before the portal existed).
+    PickupAddress {
+        /// The pickup.
+        token_hash: Vec<u8>,
+        /// Its recipient's keyed address hash.
+        address_hash: Vec<u8>,
+    },
+    /// The recipient opened the pickup's message (first time only).
+    PickupOpened {
+        /// The pickup.
+        token_hash: Vec<u8>,
+        /// Unix micros.
+        at: i64,
+    },
+    /// Retract a message's pickups: one recipient's, or all.
+    RetractPickups {
+        /// Tenant.
+        tenant: TenantId,
+        /// Message.
+        message: MessageId,
+        /// Only this recipient's (`None`: all).
+        recipient: Option<RecipientId>,
+        /// Unix micros.
+        at: i64,
+    },
+    /// Change when a message's unretracted pickups expire.
+    SetPickupExpiry {
+        /// Tenant.
+        tenant: TenantId,
+        /// Message.
+        message: MessageId,
+        /// Unix micros.
+        expires_at: i64,
+    },
+    /// A per-recipient event that is not a delivery attempt (a portal
+    /// view, download or reply), with its webhook fan-out.
+    RecipientEvent {
+        /// Tenant.
+        tenant: TenantId,
+        /// Message.
+        message: MessageId,
+        /// Recipient.
+        recipient: RecipientId,
+        /// Event name (`portal_opened`, …).
+        event: String,
+        /// JSON detail (no PHI).
+        detail: String,
+        /// Webhook payload (no PHI); empty: none.
+        webhook_payload: String,
+    },
+    /// Create a portal session.
+    PutPortalSession(PortalSession),
+    /// Keep a portal session alive (idle timeout counts from `seen_at`).
+    TouchPortalSession {
+        /// The session.
+        id_hash: Vec<u8>,
+        /// Unix micros.
+        seen_at: i64,
+    },
+    /// End a portal session.
+    DeletePortalSession(Vec<u8>),
+    /// Write a recipient's sign-in state: insert when `expected_version`
+    /// is `None`, else only over that version (a conflict otherwise).
+    PutPortalRecipient {
+        /// The new state (its `version` is written as given).
+        state: PortalRecipient,
+        /// The version it replaces.
+        expected_version: Option<i64>,
+    },
     /// These messages are in the search index now.
     MarkIndexed(Vec<MessageId>),
     /// Messages the indexer could not load (not disposed): left unindexed,
@@ -785,8 +854,8 @@ async fn write_op(
         }
         Op::Pickup(p) => {
             sqlx::query(
-                "INSERT INTO portal_pickups (token_hash, tenant_id, message_id, recipient_id, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO portal_pickups (token_hash, tenant_id, message_id, recipient_id, created_at, expires_at, \
+                 address_hash, opened_at, retracted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(p.token_hash.clone())
             .bind(p.tenant.as_str().to_owned())
@@ -794,9 +863,137 @@ async fn write_op(
             .bind(p.recipient.to_string())
             .bind(p.created_at)
             .bind(p.expires_at)
+            .bind(p.address_hash.clone())
+            .bind(p.opened_at)
+            .bind(p.retracted_at)
             .execute(&mut **tx)
             .await
             .map_err(|e| conflict(e, "pickup token already exists"))?;
+        }
+        Op::PickupAddress { token_hash, address_hash } => {
+            sqlx::query("UPDATE portal_pickups SET address_hash = $1 WHERE token_hash = $2 AND address_hash IS NULL")
+                .bind(address_hash.clone())
+                .bind(token_hash.clone())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Op::PickupOpened { token_hash, at } => {
+            sqlx::query("UPDATE portal_pickups SET opened_at = $1 WHERE token_hash = $2 AND opened_at IS NULL")
+                .bind(*at)
+                .bind(token_hash.clone())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Op::RetractPickups { tenant, message, recipient, at } => {
+            match recipient {
+                Some(r) => sqlx::query(
+                    "UPDATE portal_pickups SET retracted_at = $1 WHERE tenant_id = $2 AND message_id = $3 \
+                     AND recipient_id = $4 AND retracted_at IS NULL",
+                )
+                .bind(*at)
+                .bind(tenant.as_str().to_owned())
+                .bind(message.to_string())
+                .bind(r.to_string()),
+                None => sqlx::query(
+                    "UPDATE portal_pickups SET retracted_at = $1 WHERE tenant_id = $2 AND message_id = $3 \
+                     AND retracted_at IS NULL",
+                )
+                .bind(*at)
+                .bind(tenant.as_str().to_owned())
+                .bind(message.to_string()),
+            }
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::SetPickupExpiry { tenant, message, expires_at } => {
+            sqlx::query(
+                "UPDATE portal_pickups SET expires_at = $1 WHERE tenant_id = $2 AND message_id = $3 AND retracted_at IS NULL",
+            )
+            .bind(*expires_at)
+            .bind(tenant.as_str().to_owned())
+            .bind(message.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::RecipientEvent { tenant, message, recipient, event, detail, webhook_payload } => {
+            sqlx::query(
+                "INSERT INTO recipient_events (id, recipient_id, message_id, tenant_id, event, at_micros, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(sealpost_model::EventId::new().to_string())
+            .bind(recipient.to_string())
+            .bind(message.to_string())
+            .bind(tenant.as_str().to_owned())
+            .bind(event.clone())
+            .bind(now_micros())
+            .bind(detail.clone())
+            .execute(&mut **tx)
+            .await?;
+            if !webhook_payload.is_empty() {
+                fan_out(tx, tenant, webhook_payload).await?;
+            }
+        }
+        Op::PutPortalSession(p) => {
+            sqlx::query(
+                "INSERT INTO portal_sessions (id_hash, tenant_id, address_hash, entry_hash, signed_in, created_at, \
+                 seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(p.id_hash.clone())
+            .bind(p.tenant.as_str().to_owned())
+            .bind(p.address_hash.clone())
+            .bind(p.entry_hash.clone())
+            .bind(i64::from(p.signed_in))
+            .bind(p.created_at)
+            .bind(p.seen_at)
+            .bind(p.expires_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict(e, "portal session already exists"))?;
+        }
+        Op::TouchPortalSession { id_hash, seen_at } => {
+            sqlx::query("UPDATE portal_sessions SET seen_at = $1 WHERE id_hash = $2")
+                .bind(*seen_at)
+                .bind(id_hash.clone())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Op::DeletePortalSession(id_hash) => {
+            sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1")
+                .bind(id_hash.clone())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Op::PutPortalRecipient { state: r, expected_version } => {
+            let q = match expected_version {
+                None => sqlx::query(
+                    "INSERT INTO portal_recipients (tenant_id, address_hash, code_hash, code_expires_at, code_tries, \
+                     window_start, codes_in_window, failures, locked_until, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                ),
+                Some(_) => sqlx::query(
+                    "UPDATE portal_recipients SET code_hash = $3, code_expires_at = $4, code_tries = $5, \
+                     window_start = $6, codes_in_window = $7, failures = $8, locked_until = $9, version = $10 \
+                     WHERE tenant_id = $1 AND address_hash = $2 AND version = $11",
+                ),
+            }
+            .bind(r.tenant.as_str().to_owned())
+            .bind(r.address_hash.clone())
+            .bind(r.code_hash.clone())
+            .bind(r.code_expires_at)
+            .bind(r.code_tries)
+            .bind(r.window_start)
+            .bind(r.codes_in_window)
+            .bind(r.failures)
+            .bind(r.locked_until)
+            .bind(r.version);
+            let q = match expected_version {
+                None => q,
+                Some(v) => q.bind(*v),
+            };
+            let done = q.execute(&mut **tx).await.map_err(|e| conflict(e, "portal recipient changed meanwhile"))?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict("portal recipient changed meanwhile".into()));
+            }
         }
         Op::PutRecipientKey(k) => {
             sqlx::query(

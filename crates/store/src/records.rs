@@ -307,6 +307,59 @@ pub struct PortalPickup {
     pub created_at: i64,
     /// Unix micros after which the link no longer works.
     pub expires_at: i64,
+    /// Keyed lookup hash of the tenant and the recipient's address (`None`
+    /// for links sent before the portal existed, until first used).
+    pub address_hash: Option<Vec<u8>>,
+    /// When the recipient first opened the message.
+    pub opened_at: Option<i64>,
+    /// When the sender retracted it.
+    pub retracted_at: Option<i64>,
+}
+
+/// A portal browser session (the cookie's SHA-256 is its key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalSession {
+    /// SHA-256 of the cookie value.
+    pub id_hash: Vec<u8>,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The recipient's keyed address hash.
+    pub address_hash: Vec<u8>,
+    /// Token hash of the pickup whose link started the session.
+    pub entry_hash: Vec<u8>,
+    /// Signed in (the address was proven), or only pending.
+    pub signed_in: bool,
+    /// Unix micros.
+    pub created_at: i64,
+    /// Last request, unix micros (the idle timeout counts from here).
+    pub seen_at: i64,
+    /// Absolute end, unix micros.
+    pub expires_at: i64,
+}
+
+/// A portal recipient's sign-in state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalRecipient {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The recipient's keyed address hash.
+    pub address_hash: Vec<u8>,
+    /// Keyed hash of the current one-time code.
+    pub code_hash: Option<Vec<u8>>,
+    /// When the current code stops working, unix micros.
+    pub code_expires_at: i64,
+    /// Tries left on the current code.
+    pub code_tries: i64,
+    /// Start of the current one-hour window of codes sent, unix micros.
+    pub window_start: i64,
+    /// Codes sent in that window.
+    pub codes_in_window: i64,
+    /// Failed code entries since the last success or unlock.
+    pub failures: i64,
+    /// Locked until then, unix micros (0: not locked).
+    pub locked_until: i64,
+    /// Bumped by every change; a change applies only to the version read.
+    pub version: i64,
 }
 
 /// A stored idempotent response.

@@ -16,8 +16,9 @@ use sealpost_audit::{Action, Actor, CheckpointSigner, NewEvent, Outcome, VerifyR
 use sealpost_model::{ApiKeyId, Category, MessageId, RecipientId, Role, Scope, TenantId, UserId, now_micros};
 use sealpost_store::{
     ApiKeyRecord, Backend, BlobConfig, Commit, DeliveryUpdate, IdempotencyRecord, KekRecord, NewMessage, Op,
-    PRUNE_BATCH_ROWS, PortalPickup, PruneBefore, SearchLogRecord, SecretRecord, SendingDomainRecord,
-    SendingDomainState, Source, Store, StoreConfig, StoreError, TenantRecord, UserRecord, WebhookRecord,
+    PRUNE_BATCH_ROWS, PortalPickup, PortalRecipient, PortalSession, PruneBefore, SearchLogRecord, SecretRecord,
+    SendingDomainRecord, SendingDomainState, Source, Store, StoreConfig, StoreError, TenantRecord, UserRecord,
+    WebhookRecord,
 };
 use sealpost_testkit::{DataDir, shared_postgres, shared_s3};
 
@@ -124,6 +125,7 @@ backend_tests!(
     pruning_idempotency_keeps_fresh_records_and_runs_in_batches,
     pruning_the_search_log_is_per_tenant_and_crosses_full_batches,
     a_sending_domain_has_at_most_one_owner,
+    portal_pickups_sessions_and_sign_in_state,
 );
 
 // ---- helpers ---------------------------------------------------------------
@@ -380,6 +382,9 @@ async fn delivery_updates_record_state_events_pickups_and_suppressions(env: Env)
         recipient: m.recipients[1],
         created_at: now,
         expires_at: now + 1_000,
+        address_hash: None,
+        opened_at: None,
+        retracted_at: None,
     };
     store
         .commit(Commit {
@@ -1479,4 +1484,124 @@ async fn a_sending_domain_has_at_most_one_owner(env: Env) {
     ));
     store.commit(put(row(&b, SendingDomainState::Asserted))).await.unwrap();
     assert_eq!(store.sending_domain_owner("clinic.example").await.unwrap(), Some(b));
+}
+
+/// The portal's state (issue 14): pickups found by address hash and
+/// recipient, opened once, retracted per recipient or all, expiry changed;
+/// sessions created, touched and ended; a recipient's sign-in state written
+/// only over the version that was read; a recipient event fans out.
+async fn portal_pickups_sessions_and_sign_in_state(env: Env) {
+    let store = &env.store;
+    let (t, other) = (tenant("portal"), tenant("portal-other"));
+    store.commit(Commit { ops: vec![create_tenant(&t), create_tenant(&other)], events: vec![] }).await.unwrap();
+    let (m1, m2) = (message(&t, 2, 32), message(&t, 1, 32));
+    store.commit(commit_message(&m1)).await.unwrap();
+    store.commit(commit_message(&m2)).await.unwrap();
+    let pickup = |token: u8, m: &NewMessage, r: usize, created: i64, address: Option<u8>| PortalPickup {
+        token_hash: vec![token; 32],
+        tenant: t.clone(),
+        message: m.id,
+        recipient: m.recipients[r],
+        created_at: created,
+        expires_at: created + 1_000_000,
+        address_hash: address.map(|a| vec![a; 32]),
+        opened_at: None,
+        retracted_at: None,
+    };
+    let ops = vec![
+        Op::Pickup(pickup(1, &m1, 0, 10, Some(0xaa))),
+        Op::Pickup(pickup(2, &m1, 1, 11, Some(0xbb))),
+        Op::Pickup(pickup(3, &m2, 0, 12, None)),
+    ];
+    store.commit(Commit { ops, events: vec![] }).await.unwrap();
+    let of = async |a: u8| -> Vec<u8> {
+        store.pickups_of_address(&t, &[a; 32]).await.unwrap().iter().map(|p| p.token_hash[0]).collect()
+    };
+    assert_eq!(of(0xaa).await, [1]);
+    // A link sent before the portal learns its address once; newest first.
+    let learn = |token: u8, a: u8| Op::PickupAddress { token_hash: vec![token; 32], address_hash: vec![a; 32] };
+    store.commit(Commit { ops: vec![learn(3, 0xaa)], events: vec![] }).await.unwrap();
+    store.commit(Commit { ops: vec![learn(3, 0xbb)], events: vec![] }).await.unwrap();
+    assert_eq!(of(0xaa).await, [3, 1], "newest first; the address is not overwritten");
+    assert!(store.pickups_of_address(&other, &[0xaa; 32]).await.unwrap().is_empty(), "tenant-scoped");
+    let by_rcpt = store.pickup_of_recipient(&t, &m1.recipients[1]).await.unwrap().unwrap();
+    assert_eq!(by_rcpt.token_hash, vec![2; 32]);
+    assert!(store.pickup_of_recipient(&other, &m1.recipients[1]).await.unwrap().is_none());
+
+    let opened = |at| Op::PickupOpened { token_hash: vec![1; 32], at };
+    store.commit(Commit { ops: vec![opened(50)], events: vec![] }).await.unwrap();
+    store.commit(Commit { ops: vec![opened(60)], events: vec![] }).await.unwrap();
+    assert_eq!(store.pickup(&[1; 32]).await.unwrap().unwrap().opened_at, Some(50), "the first view is kept");
+
+    let retract =
+        |r: Option<RecipientId>, at| Op::RetractPickups { tenant: t.clone(), message: m1.id, recipient: r, at };
+    store.commit(Commit { ops: vec![retract(Some(m1.recipients[0]), 70)], events: vec![] }).await.unwrap();
+    let expiry = Op::SetPickupExpiry { tenant: t.clone(), message: m1.id, expires_at: 99 };
+    store.commit(Commit { ops: vec![expiry], events: vec![] }).await.unwrap();
+    let rows = store.pickups_of_message(&t, &m1.id).await.unwrap();
+    let row = |token: u8| rows.iter().find(|p| p.token_hash[0] == token).unwrap().clone();
+    assert_eq!((row(1).retracted_at, row(1).expires_at), (Some(70), 1_000_010), "retracted: expiry unchanged");
+    assert_eq!((row(2).retracted_at, row(2).expires_at), (None, 99));
+    store.commit(Commit { ops: vec![retract(None, 80)], events: vec![] }).await.unwrap();
+    let rows = store.pickups_of_message(&t, &m1.id).await.unwrap();
+    assert!(rows.iter().all(|p| p.retracted_at.is_some()), "all retracted");
+    assert_eq!(rows.iter().find(|p| p.token_hash[0] == 1).unwrap().retracted_at, Some(70), "first retraction kept");
+
+    let session = PortalSession {
+        id_hash: vec![5; 32],
+        tenant: t.clone(),
+        address_hash: vec![0xaa; 32],
+        entry_hash: vec![1; 32],
+        signed_in: true,
+        created_at: 1,
+        seen_at: 2,
+        expires_at: 3,
+    };
+    store.commit(Commit { ops: vec![Op::PutPortalSession(session.clone())], events: vec![] }).await.unwrap();
+    let again = store.commit(Commit { ops: vec![Op::PutPortalSession(session.clone())], events: vec![] }).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let touch = Op::TouchPortalSession { id_hash: vec![5; 32], seen_at: 9 };
+    store.commit(Commit { ops: vec![touch], events: vec![] }).await.unwrap();
+    assert_eq!(store.portal_session(&[5; 32]).await.unwrap(), Some(PortalSession { seen_at: 9, ..session }));
+    store.commit(Commit { ops: vec![Op::DeletePortalSession(vec![5; 32])], events: vec![] }).await.unwrap();
+    assert!(store.portal_session(&[5; 32]).await.unwrap().is_none());
+
+    let state = PortalRecipient {
+        tenant: t.clone(),
+        address_hash: vec![0xaa; 32],
+        code_hash: Some(vec![1; 32]),
+        code_expires_at: 100,
+        code_tries: 5,
+        window_start: 1,
+        codes_in_window: 1,
+        failures: 0,
+        locked_until: 0,
+        version: 1,
+    };
+    let put = |s: PortalRecipient, v| Commit {
+        ops: vec![Op::PutPortalRecipient { state: s, expected_version: v }],
+        events: vec![],
+    };
+    store.commit(put(state.clone(), None)).await.unwrap();
+    assert!(matches!(store.commit(put(state.clone(), None)).await, Err(StoreError::Conflict(_))), "one row");
+    let tried = PortalRecipient { code_tries: 4, failures: 1, version: 2, ..state.clone() };
+    store.commit(put(tried.clone(), Some(1))).await.unwrap();
+    let stale = PortalRecipient { code_tries: 4, failures: 1, version: 2, ..state.clone() };
+    let r = store.commit(put(stale, Some(1))).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "a write over a stale version is refused: {r:?}");
+    assert_eq!(store.portal_recipient(&t, &[0xaa; 32]).await.unwrap(), Some(tried));
+    assert!(store.portal_recipient(&other, &[0xaa; 32]).await.unwrap().is_none());
+
+    let event = Op::RecipientEvent {
+        tenant: t.clone(),
+        message: m2.id,
+        recipient: m2.recipients[0],
+        event: "portal_opened".into(),
+        detail: "{}".into(),
+        webhook_payload: String::new(),
+    };
+    store.commit(Commit { ops: vec![event], events: vec![] }).await.unwrap();
+    let events = store.recipient_events(&t, &m2.id).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["portal_opened"]);
+    store.close().await;
 }

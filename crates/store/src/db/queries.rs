@@ -41,6 +41,23 @@ fn tenant_and_message(row: &AnyRow) -> Result<(TenantId, MessageId), StoreError>
     Ok((tenant_of(row)?, id))
 }
 
+const PICKUP_COLUMNS: &str =
+    "token_hash, tenant_id, message_id, recipient_id, created_at, expires_at, address_hash, opened_at, retracted_at";
+
+fn pickup_from(r: &AnyRow) -> Result<PortalPickup, StoreError> {
+    Ok(PortalPickup {
+        token_hash: r.try_get("token_hash")?,
+        tenant: tenant_of(r)?,
+        message: MessageId::parse(&r.try_get::<String, _>("message_id")?).map_err(|_| corrupt("message id"))?,
+        recipient: RecipientId::parse(&r.try_get::<String, _>("recipient_id")?).map_err(|_| corrupt("recipient id"))?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        address_hash: r.try_get("address_hash")?,
+        opened_at: r.try_get("opened_at")?,
+        retracted_at: r.try_get("retracted_at")?,
+    })
+}
+
 fn user_from(r: &AnyRow) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
         id: UserId::parse(&r.try_get::<String, _>("id")?).map_err(|_| corrupt("user id"))?,
@@ -331,22 +348,110 @@ impl Store {
 
     /// A portal pickup by token hash, if it exists (expiry is the caller's check).
     pub async fn pickup(&self, token_hash: &[u8]) -> Result<Option<PortalPickup>, StoreError> {
+        let sql = format!("SELECT {PICKUP_COLUMNS} FROM portal_pickups WHERE token_hash = $1");
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash.to_vec()).fetch_optional(&self.db().pool).await?;
+        row.as_ref().map(pickup_from).transpose()
+    }
+
+    /// A tenant's pickup for one recipient of one message, by the recipient's id.
+    pub async fn pickup_of_recipient(
+        &self,
+        tenant: &TenantId,
+        recipient: &RecipientId,
+    ) -> Result<Option<PortalPickup>, StoreError> {
+        let sql = format!("SELECT {PICKUP_COLUMNS} FROM portal_pickups WHERE tenant_id = $1 AND recipient_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(recipient.to_string())
+            .fetch_optional(&self.db().pool)
+            .await?;
+        row.as_ref().map(pickup_from).transpose()
+    }
+
+    /// Every pickup of one address (by its keyed hash) in a tenant, newest first.
+    pub async fn pickups_of_address(
+        &self,
+        tenant: &TenantId,
+        address_hash: &[u8],
+    ) -> Result<Vec<PortalPickup>, StoreError> {
+        let sql = format!(
+            "SELECT {PICKUP_COLUMNS} FROM portal_pickups WHERE tenant_id = $1 AND address_hash = $2 \
+             ORDER BY created_at DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(address_hash.to_vec())
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter().map(pickup_from).collect()
+    }
+
+    /// Every pickup of a message.
+    pub async fn pickups_of_message(
+        &self,
+        tenant: &TenantId,
+        message: &MessageId,
+    ) -> Result<Vec<PortalPickup>, StoreError> {
+        let sql = format!("SELECT {PICKUP_COLUMNS} FROM portal_pickups WHERE tenant_id = $1 AND message_id = $2");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_owned())
+            .bind(message.to_string())
+            .fetch_all(&self.db().pool)
+            .await?;
+        rows.iter().map(pickup_from).collect()
+    }
+
+    /// A portal session by the SHA-256 of its cookie.
+    pub async fn portal_session(&self, id_hash: &[u8]) -> Result<Option<PortalSession>, StoreError> {
         let row = sqlx::query(
-            "SELECT token_hash, tenant_id, message_id, recipient_id, created_at, expires_at FROM portal_pickups \
-             WHERE token_hash = $1",
+            "SELECT id_hash, tenant_id, address_hash, entry_hash, signed_in, created_at, seen_at, expires_at \
+             FROM portal_sessions WHERE id_hash = $1",
         )
-        .bind(token_hash.to_vec())
+        .bind(id_hash.to_vec())
         .fetch_optional(&self.db().pool)
         .await?;
         row.map(|r| {
-            Ok(PortalPickup {
-                token_hash: r.try_get("token_hash")?,
+            Ok(PortalSession {
+                id_hash: r.try_get("id_hash")?,
                 tenant: tenant_of(&r)?,
-                message: MessageId::parse(&r.try_get::<String, _>("message_id")?).map_err(|_| corrupt("message id"))?,
-                recipient: RecipientId::parse(&r.try_get::<String, _>("recipient_id")?)
-                    .map_err(|_| corrupt("recipient id"))?,
+                address_hash: r.try_get("address_hash")?,
+                entry_hash: r.try_get("entry_hash")?,
+                signed_in: r.try_get::<i64, _>("signed_in")? != 0,
                 created_at: r.try_get("created_at")?,
+                seen_at: r.try_get("seen_at")?,
                 expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// A portal recipient's sign-in state.
+    pub async fn portal_recipient(
+        &self,
+        tenant: &TenantId,
+        address_hash: &[u8],
+    ) -> Result<Option<PortalRecipient>, StoreError> {
+        let row = sqlx::query(
+            "SELECT tenant_id, address_hash, code_hash, code_expires_at, code_tries, window_start, codes_in_window, \
+             failures, locked_until, version FROM portal_recipients WHERE tenant_id = $1 AND address_hash = $2",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(address_hash.to_vec())
+        .fetch_optional(&self.db().pool)
+        .await?;
+        row.map(|r| {
+            Ok(PortalRecipient {
+                tenant: tenant_of(&r)?,
+                address_hash: r.try_get("address_hash")?,
+                code_hash: r.try_get("code_hash")?,
+                code_expires_at: r.try_get("code_expires_at")?,
+                code_tries: r.try_get("code_tries")?,
+                window_start: r.try_get("window_start")?,
+                codes_in_window: r.try_get("codes_in_window")?,
+                failures: r.try_get("failures")?,
+                locked_until: r.try_get("locked_until")?,
+                version: r.try_get("version")?,
             })
         })
         .transpose()

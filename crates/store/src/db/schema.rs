@@ -41,6 +41,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "prune_by_age", sql: include_str!("migrations/0004_prune_by_age.sql") },
     Migration { version: 5, name: "sending_domains", sql: include_str!("migrations/0005_sending_domains.sql") },
     Migration { version: 6, name: "api_key_owner", sql: include_str!("migrations/0006_api_key_owner.sql") },
+    Migration { version: 7, name: "portal", sql: include_str!("migrations/0007_portal.sql") },
 ];
 
 /// The newest schema version this binary knows.
