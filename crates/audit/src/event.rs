@@ -157,6 +157,33 @@ vocabulary!(
         DomainAsserted => "domain.asserted",
         /// A sending domain was removed from a tenant.
         DomainRemoved => "domain.removed",
+        /// A portal link was exchanged for a session (detail: recipient id).
+        PortalSessionStarted => "portal.session_started",
+        /// A one-time sign-in code was mailed to a portal recipient, or
+        /// refused (too many this hour, locked).
+        PortalCodeSent => "portal.code_sent",
+        /// A portal recipient signed in with a code (failure: wrong, used,
+        /// expired or locked).
+        PortalSignedIn => "portal.signed_in",
+        /// A portal recipient was locked out after repeated failures.
+        PortalLockedOut => "portal.locked_out",
+        /// A portal recipient was unlocked by the tenant's admin.
+        PortalUnlocked => "portal.unlocked",
+        /// A portal recipient signed out.
+        PortalSignedOut => "portal.signed_out",
+        /// A portal recipient viewed a message (or was refused one).
+        PortalViewed => "portal.viewed",
+        /// A portal recipient downloaded an attachment.
+        PortalDownloaded => "portal.downloaded",
+        /// A portal recipient replied (detail: the reply's message id).
+        PortalReplied => "portal.replied",
+        /// A portal recipient asked the sender to send an expired or
+        /// retracted message again.
+        PortalResendRequested => "portal.resend_requested",
+        /// A sender retracted a message from the portal.
+        PortalRetracted => "portal.retracted",
+        /// A sender changed when a message expires on the portal.
+        PortalExpiryChanged => "portal.expiry_changed",
     }
 );
 
@@ -171,7 +198,8 @@ vocabulary!(
 );
 
 /// Who did it, as stored text: `"system"`, `"cli"`, `"user:<UserId>"`,
-/// `"apikey:<ApiKeyId>"`, `"smtp-relay:<ip>"` or `"anonymous"`.
+/// `"apikey:<ApiKeyId>"`, `"smtp-relay:<ip>"`, `"portal:<pseudonym>"` or
+/// `"anonymous"`.
 ///
 /// Only the constructors make one, so an actor never holds a login name,
 /// an address or other free text.
@@ -198,6 +226,11 @@ impl Actor {
     /// An SMTP client identified only by its address: `"smtp-relay:<ip>"`.
     pub fn relay(ip: IpAddr) -> Self {
         Self(format!("smtp-relay:{ip}"))
+    }
+    /// A portal recipient, known by a pseudonym: the first 8 bytes of
+    /// the keyed hash of their tenant and address, `"portal:<hex>"`.
+    pub fn portal_recipient(address_hash: &[u8]) -> Self {
+        Self(format!("portal:{}", hex_lower(&address_hash[..address_hash.len().min(8)])))
     }
     /// A login attempt whose claimed identity must not be logged (it may be
     /// an email address or a mistyped password): `"anonymous"`.

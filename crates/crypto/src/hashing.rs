@@ -22,6 +22,27 @@ pub fn random_token(bytes: usize) -> Result<String, CryptoError> {
     Ok(B64.encode(buf))
 }
 
+/// A one-time code of `digits` decimal digits, uniformly random (each
+/// digit from a random byte below 250, so no digit is likelier).
+pub fn random_digits(digits: usize) -> Result<String, CryptoError> {
+    let mut out = String::with_capacity(digits);
+    let mut buf = [0u8; 16];
+    while out.len() < digits {
+        aws_lc_rs::rand::fill(&mut buf).map_err(|_| CryptoError::Random)?;
+        for b in buf.iter().filter(|b| **b < 250) {
+            if out.len() < digits {
+                out.push(char::from(b'0' + b % 10));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `a` equals `b`, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
 // OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane.
 const M_COST: u32 = 19 * 1024;
 const T_COST: u32 = 2;
@@ -120,5 +141,25 @@ mod tests {
         assert_eq!(s.expose().len(), 43);
         assert!(ApiKeySecret::from_presented(s.expose()).matches(&s.verifier()));
         assert!(!ApiKeySecret::from_presented("nope").matches(&s.verifier()));
+    }
+}
+
+#[cfg(test)]
+mod digit_tests {
+    use super::*;
+
+    #[test]
+    fn codes_have_the_asked_length_and_only_digits_and_vary() {
+        let codes: Vec<String> = (0..50).map(|_| random_digits(6).unwrap()).collect();
+        assert!(codes.iter().all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
+        let distinct: std::collections::HashSet<_> = codes.iter().collect();
+        assert!(distinct.len() > 40, "50 six-digit codes should nearly all differ");
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"123456", b"123456"));
+        assert!(!constant_time_eq(b"123456", b"123457"));
+        assert!(!constant_time_eq(b"12345", b"123456"));
     }
 }

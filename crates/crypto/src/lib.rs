@@ -33,6 +33,6 @@ mod keys;
 mod root;
 
 pub use error::CryptoError;
-pub use hashing::{ApiKeySecret, PasswordHash, random_token, sha256, verify_password};
+pub use hashing::{ApiKeySecret, PasswordHash, constant_time_eq, random_digits, random_token, sha256, verify_password};
 pub use keys::{DataKey, Kek};
 pub use root::{RootKey, RootKeyFile};

@@ -10,8 +10,8 @@ use std::process::Command;
 const LAYERS: &[(&str, &[&str])] = &[
     ("binary", &["sealpost"]),
     ("root", &["sealpost-server"]),
-    ("edges", &["sealpost-api", "sealpost-smtpd"]),
-    ("domains", &["sealpost-archive", "sealpost-deliver", "sealpost-identity", "sealpost-webhooks"]),
+    ("edges", &["sealpost-api", "sealpost-smtpd", "sealpost-web"]),
+    ("domains", &["sealpost-archive", "sealpost-deliver", "sealpost-identity", "sealpost-portal", "sealpost-webhooks"]),
     ("core", &["sealpost-core"]),
     (
         "leaves",

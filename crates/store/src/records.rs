@@ -70,6 +70,8 @@ pub enum Source {
     ApiRaw,
     /// `sealpost import` (archive only: never delivered).
     Import,
+    /// A portal recipient's reply or new message.
+    Portal,
 }
 
 impl Source {
@@ -80,6 +82,7 @@ impl Source {
             Source::Api => "api",
             Source::ApiRaw => "api-raw",
             Source::Import => "import",
+            Source::Portal => "portal",
         }
     }
     /// Parses the storage spelling.
@@ -89,6 +92,7 @@ impl Source {
             "api" => Some(Source::Api),
             "api-raw" => Some(Source::ApiRaw),
             "import" => Some(Source::Import),
+            "portal" => Some(Source::Portal),
             _ => None,
         }
     }
