@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sealpost-smime",
             "sealpost-outbound",
             "sealpost-mailbox",
+            "sealpost-view",
             "sealpost-search",
             "sealpost-retention",
         ],
