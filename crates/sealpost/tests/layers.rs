@@ -29,6 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sealpost-mailbox",
             "sealpost-search",
             "sealpost-retention",
+            "sealpost-sms",
         ],
     ),
     ("test support", &["sealpost-testkit"]),
