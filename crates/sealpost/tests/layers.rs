@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sealpost-view",
             "sealpost-search",
             "sealpost-retention",
+            "sealpost-sms",
         ],
     ),
     ("test support", &["sealpost-testkit"]),

@@ -53,6 +53,7 @@ mod postgres;
 pub mod receiver;
 mod s3;
 pub mod scripted;
+pub mod sms;
 mod watchdog;
 
 pub use data_dir::DataDir;
@@ -66,6 +67,7 @@ pub use postgres::{Postgres, shared_postgres};
 pub use receiver::{ReceivedSession, ReceivedTxn, ReceiverOptions, SmtpReceiver};
 pub use s3::{S3, shared_s3};
 pub use scripted::{Script, ScriptedServer, Step, Transcript};
+pub use sms::{FakeSmsProvider, RecordedSms, signed_twilio_status_callback, twilio_signature, webhook_signature};
 
 /// Why a test peer could not be started or used.
 #[derive(Debug, thiserror::Error)]
