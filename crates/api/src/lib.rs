@@ -82,6 +82,8 @@ pub struct Api {
     pub webhooks: Arc<Webhooks>,
     /// Sending domains: registry and the sender check.
     pub senders: Arc<SendingDomains>,
+    /// The secure portal (the sender's side: retract, expiry, unlock).
+    pub portal: Arc<sealpost_portal::Portal>,
 }
 
 /// The client's address, attached to every request of a connection.
@@ -120,7 +122,9 @@ fn documented() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(exports::create))
         .routes(routes!(exports::get))
         .routes(routes!(exports::manifest))
-        .routes(routes!(portal::pickup))
+        .routes(routes!(portal::retract))
+        .routes(routes!(portal::expiry))
+        .routes(routes!(portal::unlock))
         .routes(routes!(openapi::document))
         .routes(routes!(health::livez))
         .routes(routes!(health::readyz))
@@ -160,10 +164,20 @@ async fn no_store(mut response: axum::response::Response) -> axum::response::Res
 /// Serves the API over TLS on `listener` until the task is dropped.
 pub async fn serve(app: Arc<Api>, listener: TcpListener, tls: TlsAcceptor) {
     let limits = app.core.cfg.limits.clone();
+    serve_router(router(app), limits, listener, tls).await
+}
+
+/// Serves `router` (the API's, the portal's, or both merged) over TLS on
+/// `listener`, with the connection caps and timeouts of `limits`.
+pub async fn serve_router(
+    router: Router,
+    limits: sealpost_core::config::Limits,
+    listener: TcpListener,
+    tls: TlsAcceptor,
+) {
     let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_client);
     let handshake = Duration::from_secs(limits.tls_handshake_seconds);
     let headers = Duration::from_secs(limits.http_header_seconds);
-    let router = router(app);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,

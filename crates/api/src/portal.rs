@@ -1,62 +1,146 @@
-//! The portal link target (issue 3: until the portal pages exist, a valid
-//! link answers "not yet available"). No PHI on the page; strict headers.
+//! The sender's side of the portal (issue 14): retract a message from the
+//! portal (one recipient or all), change when it expires, and unlock a
+//! recipient locked out by wrong codes. The recipient's pages are
+//! `sealpost-web`'s.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sealpost_model::now_micros;
+use sealpost_model::{MessageId, RecipientId, Scope};
+use sealpost_portal::PortalError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::error::ErrorBody;
-use super::extract::ApiPath;
+use super::caller::Caller;
+use super::extract::{ApiPath, Body};
+use super::{ApiError, parse_json};
 use crate::Api;
 
-fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><main><h1>{title}</h1><p>{text}</p></main></body></html>"
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        html,
-    )
-        .into_response()
+/// `POST /v1/messages/{id}/retract` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retract {
+    /// Only this recipient's copy (a recipient id from `GET /v1/messages/{id}`); all when absent.
+    #[serde(default)]
+    pub recipient_id: Option<String>,
 }
 
-/// The portal link a recipient got by mail (no API key: the token is the credential).
-///
-/// An HTML page with no PHI; for now it says the portal is not yet available.
+/// `POST /v1/messages/{id}/retract` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Retracted {
+    /// How many portal copies were retracted now (already retracted ones are not counted).
+    pub retracted: usize,
+}
+
+/// `PATCH /v1/messages/{id}/portal` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortalExpiry {
+    /// When the portal copies expire (RFC 3339).
+    pub expires_at: String,
+}
+
+/// `POST /v1/portal/unlock` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Unlock {
+    /// The recipient's address.
+    pub address: String,
+}
+
+/// `POST /v1/portal/unlock` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unlocked {
+    /// Whether the recipient was locked out.
+    pub was_locked: bool,
+}
+
+fn refusal(e: PortalError) -> ApiError {
+    match e {
+        PortalError::NotFound => ApiError::not_found(),
+        other => ApiError::internal(other),
+    }
+}
+
+fn message_id(id: &str) -> Result<MessageId, ApiError> {
+    MessageId::parse(id).map_err(|_| ApiError::not_found())
+}
+
+/// Retracts a message from the portal: its recipients see "withdrawn".
 #[utoipa::path(
-    get, path = "/p/{token}", operation_id = "portal_pickup", tag = "portal",
-    params(("token" = String, Path, description = "The link's token")),
+    post, path = "/v1/messages/{id}/retract", operation_id = "retract_message", tag = "portal",
+    security(("api_key" = ["send"])),
+    params(("id" = String, Path, description = "The message's id")),
+    request_body = Retract,
     responses(
-        (status = 200, description = "A valid link", body = String, content_type = "text/html"),
-        (status = 404, description = "An unknown or expired link (HTML), or no such route (JSON)",
-            content((String = "text/html"), (ErrorBody = "application/json"))),
-        (status = 503, description = "The portal is temporarily unavailable", body = String, content_type = "text/html"),
+        (status = 200, description = "Retracted", body = Retracted),
+        (status = 404, description = "No such message on the portal (or recipient)", body = super::error::ErrorBody),
     )
 )]
-pub async fn pickup(State(app): State<Arc<Api>>, ApiPath(token): ApiPath<String>) -> Response {
-    let hash = sealpost_crypto::sha256(token.as_bytes());
-    match app.core.store.pickup(&hash).await {
-        Ok(Some(p)) if p.expires_at > now_micros() => page(
-            StatusCode::OK,
-            "Your secure message is waiting",
-            "This message is held securely for you. The secure reading portal is not yet available; \
-             please come back to this link later.",
+pub async fn retract(
+    State(app): State<Arc<Api>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let p = caller.require(Scope::Send)?;
+    let id = message_id(&id)?;
+    let req: Retract = if body.iter().all(u8::is_ascii_whitespace) { Retract::default() } else { parse_json(&body)? };
+    let recipient = match req.recipient_id {
+        Some(r) => Some(
+            RecipientId::parse(&r)
+                .map_err(|_| ApiError::invalid("invalid_recipient", "recipient_id", "not a recipient id"))?,
         ),
-        Ok(_) => page(StatusCode::NOT_FOUND, "Link not valid", "This link is not valid or has expired."),
-        Err(e) => {
-            tracing::error!(error = %e, "portal lookup failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The portal is temporarily unavailable.")
-        }
+        None => None,
+    };
+    let n = app.portal.retract(p.tenant(), p.actor(), &id, recipient).await.map_err(refusal)?;
+    Ok(Json(Retracted { retracted: n }).into_response())
+}
+
+/// Changes when a message's portal copies expire (a retracted copy stays retracted).
+#[utoipa::path(
+    patch, path = "/v1/messages/{id}/portal", operation_id = "set_portal_expiry", tag = "portal",
+    security(("api_key" = ["send"])),
+    params(("id" = String, Path, description = "The message's id")),
+    request_body = PortalExpiry,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 404, description = "No such message on the portal", body = super::error::ErrorBody),
+    )
+)]
+pub async fn expiry(
+    State(app): State<Arc<Api>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let p = caller.require(Scope::Send)?;
+    let id = message_id(&id)?;
+    let req: PortalExpiry = parse_json(&body)?;
+    let at = time::OffsetDateTime::parse(&req.expires_at, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| ApiError::invalid("invalid_time", "expires_at", "expected an RFC 3339 time"))?;
+    let micros = i64::try_from(at.unix_timestamp_nanos() / 1000)
+        .map_err(|_| ApiError::invalid("invalid_time", "expires_at", "out of range"))?;
+    app.portal.set_expiry(p.tenant(), p.actor(), &id, micros).await.map_err(refusal)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Lifts a portal recipient's lockout (wrong codes).
+#[utoipa::path(
+    post, path = "/v1/portal/unlock", operation_id = "unlock_portal_recipient", tag = "portal",
+    security(("api_key" = ["admin"])),
+    request_body = Unlock,
+    responses((status = 200, description = "Unlocked", body = Unlocked))
+)]
+pub async fn unlock(State(app): State<Arc<Api>>, caller: Caller, Body(body): Body) -> Result<Response, ApiError> {
+    let p = caller.require(Scope::Admin)?;
+    let req: Unlock = parse_json(&body)?;
+    if sealpost_model::EmailAddress::parse(&req.address, true).is_err() {
+        return Err(ApiError::invalid("invalid_address", "address", "not an email address"));
     }
+    let was_locked = app.portal.unlock(p.tenant(), p.actor(), &req.address).await.map_err(refusal)?;
+    Ok(Json(Unlocked { was_locked }).into_response())
 }

@@ -50,6 +50,21 @@ pub struct Config {
     /// Where webhook events may be posted (issue 13.10).
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// The secure portal (issue 14).
+    #[serde(default)]
+    pub portal: PortalConfig,
+}
+
+/// `[portal]`: the portal's pages are always served on the API listener;
+/// `listen` adds a listener of its own (same TLS certificate) serving only
+/// the portal, so an installation can expose the portal to the internet
+/// and keep the API private.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// A portal-only HTTPS listener, e.g. `"0.0.0.0:8443"`.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[webhooks]`: webhook endpoints are HTTPS, never internal addresses
@@ -789,6 +804,7 @@ impl Default for Config {
             archive: ArchiveConfig::default(),
             metrics: MetricsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            portal: PortalConfig::default(),
         }
     }
 }

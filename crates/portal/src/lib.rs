@@ -197,7 +197,9 @@ impl Portal {
     pub async fn entry(&self, s: &Current) -> Result<EntryInfo, PortalError> {
         let organisation = self.core.store.tenant(&s.record.tenant).await?.map(|t| t.name).unwrap_or_default();
         match self.core.store.pickup(&s.record.entry_hash).await? {
-            Some(p) => Ok(EntryInfo { organisation, expires_at: p.expires_at, state: PickupState::of(&p, now_micros()) }),
+            Some(p) => {
+                Ok(EntryInfo { organisation, expires_at: p.expires_at, state: PickupState::of(&p, now_micros()) })
+            }
             None => Ok(EntryInfo { organisation, expires_at: 0, state: PickupState::Gone }),
         }
     }
@@ -246,7 +248,12 @@ impl Portal {
 
     /// The signed-in recipient's pickup `reference`, if it is theirs and
     /// readable. Another recipient's reference is "not found", audited.
-    async fn own_pickup(&self, s: &Current, reference: &RecipientId, action: Action) -> Result<PortalPickup, PortalError> {
+    async fn own_pickup(
+        &self,
+        s: &Current,
+        reference: &RecipientId,
+        action: Action,
+    ) -> Result<PortalPickup, PortalError> {
         s.require_signed_in()?;
         let p = self.core.store.pickup_of_recipient(&s.record.tenant, reference).await?;
         let p = match p {

@@ -123,11 +123,8 @@ impl Portal {
         let (opened, own) = self.pickup_address(&p).await?;
         let original = self.reader.load_message(&p.tenant, &p.message, true).await?;
         let h = Headers::of(original.raw.as_deref().unwrap_or_default());
-        let mut to: Vec<String> = if h.reply_to.is_empty() {
-            h.from.iter().map(|(_, a)| a.clone()).collect()
-        } else {
-            h.reply_to.clone()
-        };
+        let mut to: Vec<String> =
+            if h.reply_to.is_empty() { h.from.iter().map(|(_, a)| a.clone()).collect() } else { h.reply_to.clone() };
         if to.is_empty() {
             // No usable header: the envelope sender.
             to.extend(opened.meta.mail_from.clone());
@@ -148,7 +145,9 @@ impl Portal {
         for (kind, list) in [(RcptKind::To, &to), (RcptKind::Cc, &cc)] {
             for a in list {
                 if EmailAddress::parse(a, true).is_err() {
-                    return Err(PortalError::BadReply("the original message has an address that cannot be replied to".into()));
+                    return Err(PortalError::BadReply(
+                        "the original message has an address that cannot be replied to".into(),
+                    ));
                 }
                 recipients.push(RcptMeta { address: a.clone(), kind, notify: None, orcpt: None });
             }
@@ -179,7 +178,11 @@ impl Portal {
             b = b.references(references.clone());
         }
         for a in &draft.attachments {
-            let ct = if valid_content_type(&a.content_type) { a.content_type.clone() } else { "application/octet-stream".into() };
+            let ct = if valid_content_type(&a.content_type) {
+                a.content_type.clone()
+            } else {
+                "application/octet-stream".into()
+            };
             b = b.attachment(ct, a.filename.clone(), a.bytes.clone());
         }
         let raw = b.write_to_vec().map_err(|e| PortalError::Unavailable503(e.to_string()))?;
@@ -211,7 +214,9 @@ impl Portal {
 fn valid_content_type(ct: &str) -> bool {
     let mut parts = ct.split('/');
     let ok = |s: Option<&str>| {
-        s.is_some_and(|s| !s.is_empty() && s.len() < 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)))
+        s.is_some_and(|s| {
+            !s.is_empty() && s.len() < 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        })
     };
     ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
 }

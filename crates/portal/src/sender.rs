@@ -21,10 +21,8 @@ impl Portal {
         recipient: Option<RecipientId>,
     ) -> Result<usize, PortalError> {
         let pickups = self.core.store.pickups_of_message(tenant, message).await?;
-        let open: Vec<_> = pickups
-            .iter()
-            .filter(|p| p.retracted_at.is_none() && recipient.is_none_or(|r| r == p.recipient))
-            .collect();
+        let open: Vec<_> =
+            pickups.iter().filter(|p| p.retracted_at.is_none() && recipient.is_none_or(|r| r == p.recipient)).collect();
         if pickups.is_empty() || (recipient.is_some() && !pickups.iter().any(|p| Some(p.recipient) == recipient)) {
             return Err(PortalError::NotFound);
         }

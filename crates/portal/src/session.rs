@@ -75,9 +75,10 @@ impl Portal {
         };
         let new = self.new_session(&p.tenant, address_hash, hash, false)?;
         ops.push(Op::PutPortalSession(new.current.record.clone()));
-        let event = NewEvent::new(p.tenant.clone(), new.current.actor(), Action::PortalSessionStarted, Outcome::Success)
-            .target(p.message)
-            .detail("recipient", DetailValue::id(p.recipient));
+        let event =
+            NewEvent::new(p.tenant.clone(), new.current.actor(), Action::PortalSessionStarted, Outcome::Success)
+                .target(p.message)
+                .detail("recipient", DetailValue::id(p.recipient));
         self.core.store.commit(Commit { ops, events: vec![event] }).await?;
         Ok(Some(new))
     }
@@ -151,10 +152,8 @@ impl Portal {
 
     /// The CSRF token of a session's forms.
     pub fn csrf_token(&self, s: &Current) -> String {
-        let mac = self
-            .core
-            .root()
-            .lookup_hash(s.record.tenant.as_str(), format!("portal-csrf:{}", s.cookie).as_bytes());
+        let mac =
+            self.core.root().lookup_hash(s.record.tenant.as_str(), format!("portal-csrf:{}", s.cookie).as_bytes());
         B64.encode(&mac[..24])
     }
 

@@ -134,13 +134,17 @@ impl Portal {
         }
         let live = state.code_hash.is_some() && state.code_expires_at > now && state.code_tries > 0;
         let right = live
-            && state.code_hash.as_deref().is_some_and(|h| sealpost_crypto::constant_time_eq(h, &self.code_hash(s, code)));
+            && state
+                .code_hash
+                .as_deref()
+                .is_some_and(|h| sealpost_crypto::constant_time_eq(h, &self.code_hash(s, code)));
         state.version += 1;
         if right {
             state.code_hash = None;
             state.code_tries = 0;
             state.failures = 0;
-            let new = self.new_session(&s.record.tenant, s.record.address_hash.clone(), s.record.entry_hash.clone(), true)?;
+            let new =
+                self.new_session(&s.record.tenant, s.record.address_hash.clone(), s.record.entry_hash.clone(), true)?;
             let ops = vec![
                 Op::PutPortalRecipient { state, expected_version: version },
                 Op::DeletePortalSession(s.record.id_hash.clone()),

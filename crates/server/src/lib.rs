@@ -47,6 +47,8 @@ pub struct Services {
     pub webhooks: Arc<Webhooks>,
     /// Each tenant's sending domains, checked on every intake path.
     pub senders: Arc<SendingDomains>,
+    /// The secure portal.
+    pub portal: Arc<sealpost_portal::Portal>,
 }
 
 impl Services {
@@ -66,6 +68,7 @@ impl Services {
             identity: Identity::new(core.clone()),
             webhooks: Webhooks::new(core.clone()),
             senders: Arc::new(SendingDomains::new(core.clone())),
+            portal: sealpost_portal::Portal::new(core.clone(), reader.clone(), accept.clone()),
             core,
             settings,
             accept,
@@ -85,6 +88,7 @@ impl Services {
             identity: self.identity.clone(),
             webhooks: self.webhooks.clone(),
             senders: self.senders.clone(),
+            portal: self.portal.clone(),
         })
     }
 
@@ -142,7 +146,19 @@ pub async fn serve(
     let http =
         TcpListener::bind(cfg.http.addr).await.map_err(ServerError::io(format!("binding https {}", cfg.http.addr)))?;
     bound.push(("https API".to_owned(), http.local_addr().map_err(ServerError::io("local address"))?));
-    tasks.push(worker(&app, "https listener", sealpost_api::serve(api.clone(), http, acceptor)));
+    let portal = sealpost_web::router(app.portal.clone());
+    let limits = cfg.limits.clone();
+    let pages = sealpost_api::router(api.clone()).merge(portal.clone());
+    tasks.push(worker(
+        &app,
+        "https listener",
+        sealpost_api::serve_router(pages, limits.clone(), http, acceptor.clone()),
+    ));
+    if let Some(addr) = cfg.portal.listen {
+        let listener = TcpListener::bind(addr).await.map_err(ServerError::io(format!("binding portal {addr}")))?;
+        bound.push(("https portal".to_owned(), listener.local_addr().map_err(ServerError::io("local address"))?));
+        tasks.push(worker(&app, "portal listener", sealpost_api::serve_router(portal, limits, listener, acceptor)));
+    }
     app.archive.become_indexer();
     match app.archive.abort_interrupted_exports().await {
         Ok(0) => {}
