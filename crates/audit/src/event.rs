@@ -180,6 +180,8 @@ vocabulary!(
         /// A portal recipient asked the sender to send an expired or
         /// retracted message again.
         PortalResendRequested => "portal.resend_requested",
+        /// An unopened portal message's recipient was reminded that it expires soon.
+        PortalReminded => "portal.reminded",
         /// A sender retracted a message from the portal.
         PortalRetracted => "portal.retracted",
         /// A sender changed when a message expires on the portal.

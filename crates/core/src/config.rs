@@ -59,12 +59,91 @@ pub struct Config {
 /// `listen` adds a listener of its own (same TLS certificate) serving only
 /// the portal, so an installation can expose the portal to the internet
 /// and keep the API private.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortalConfig {
     /// A portal-only HTTPS listener, e.g. `"0.0.0.0:8443"`.
     #[serde(default)]
     pub listen: Option<std::net::SocketAddr>,
+    /// How long a one-time code works.
+    #[serde(default = "default_code_ttl")]
+    pub code_ttl_seconds: u64,
+    /// Tries per code.
+    #[serde(default = "default_code_tries")]
+    pub code_tries: i64,
+    /// Codes per recipient per hour.
+    #[serde(default = "default_codes_per_hour")]
+    pub codes_per_hour: i64,
+    /// Consecutive wrong codes that lock a recipient out.
+    #[serde(default = "default_lock_after")]
+    pub lock_after: i64,
+    /// The first lockout, in minutes; each further one doubles (at most a day).
+    #[serde(default = "default_lock_minutes")]
+    pub lock_minutes: u64,
+    /// Idle timeout of a portal session.
+    #[serde(default = "default_session_idle")]
+    pub session_idle_seconds: u64,
+    /// Absolute limit of a signed-in portal session.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u64,
+    /// Largest reply, attachments included.
+    #[serde(default = "default_max_reply")]
+    pub max_reply_bytes: usize,
+    /// Unopened messages get one reminder this long before they expire.
+    #[serde(default = "default_reminder_hours")]
+    pub reminder_hours: u64,
+    /// How often reminders and session clean-up run.
+    #[serde(default = "default_housekeeping")]
+    pub housekeeping_seconds: u64,
+}
+
+fn default_code_ttl() -> u64 {
+    600
+}
+fn default_code_tries() -> i64 {
+    5
+}
+fn default_codes_per_hour() -> i64 {
+    5
+}
+fn default_lock_after() -> i64 {
+    10
+}
+fn default_lock_minutes() -> u64 {
+    15
+}
+fn default_session_idle() -> u64 {
+    900
+}
+fn default_session_hours() -> u64 {
+    8
+}
+fn default_max_reply() -> usize {
+    10 * 1024 * 1024
+}
+fn default_reminder_hours() -> u64 {
+    48
+}
+fn default_housekeeping() -> u64 {
+    300
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        PortalConfig {
+            listen: None,
+            code_ttl_seconds: default_code_ttl(),
+            code_tries: default_code_tries(),
+            codes_per_hour: default_codes_per_hour(),
+            lock_after: default_lock_after(),
+            lock_minutes: default_lock_minutes(),
+            session_idle_seconds: default_session_idle(),
+            session_hours: default_session_hours(),
+            max_reply_bytes: default_max_reply(),
+            reminder_hours: default_reminder_hours(),
+            housekeeping_seconds: default_housekeeping(),
+        }
+    }
 }
 
 /// `[webhooks]`: webhook endpoints are HTTPS, never internal addresses

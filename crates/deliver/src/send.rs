@@ -667,6 +667,7 @@ async fn portal(
             address_hash: Some(sealpost_core::portal_address_hash(app.root(), &item.tenant, &rcpt.address)),
             opened_at: None,
             retracted_at: None,
+            reminded_at: None,
         }),
         Op::Delivery(u),
     ];

@@ -13,6 +13,7 @@
 //! The flow and the stored state: docs/design/portal.md.
 
 mod error;
+mod housekeeping;
 mod reply;
 mod sender;
 mod session;
@@ -57,21 +58,33 @@ pub struct PortalLimits {
     pub pending: Duration,
     /// Largest reply, attachments included, in bytes.
     pub max_reply_bytes: usize,
+    /// Unopened messages are reminded this long before they expire.
+    pub reminder_before: Duration,
+    /// How often reminders and session clean-up run.
+    pub housekeeping_every: Duration,
+}
+
+impl From<&sealpost_core::config::PortalConfig> for PortalLimits {
+    fn from(c: &sealpost_core::config::PortalConfig) -> Self {
+        PortalLimits {
+            code_ttl: Duration::from_secs(c.code_ttl_seconds.max(1)),
+            code_tries: c.code_tries.max(1),
+            codes_per_hour: c.codes_per_hour.max(1),
+            lock_after: c.lock_after.max(1),
+            lock_for: Duration::from_secs(c.lock_minutes.max(1) * 60),
+            idle: Duration::from_secs(c.session_idle_seconds.max(1)),
+            absolute: Duration::from_secs(c.session_hours.max(1) * 3600),
+            pending: Duration::from_secs(3600),
+            max_reply_bytes: c.max_reply_bytes,
+            reminder_before: Duration::from_secs(c.reminder_hours * 3600),
+            housekeeping_every: Duration::from_secs(c.housekeeping_seconds.max(1)),
+        }
+    }
 }
 
 impl Default for PortalLimits {
     fn default() -> Self {
-        PortalLimits {
-            code_ttl: Duration::from_secs(600),
-            code_tries: 5,
-            codes_per_hour: 5,
-            lock_after: 10,
-            lock_for: Duration::from_secs(900),
-            idle: Duration::from_secs(900),
-            absolute: Duration::from_secs(8 * 3600),
-            pending: Duration::from_secs(3600),
-            max_reply_bytes: 10 * 1024 * 1024,
-        }
+        PortalLimits::from(&sealpost_core::config::PortalConfig::default())
     }
 }
 
@@ -152,9 +165,10 @@ pub struct PortalMessage {
 }
 
 impl Portal {
-    /// Builds the service with the default limits.
+    /// Builds the service with the limits of `[portal]` in the configuration.
     pub fn new(core: Arc<Core>, reader: Arc<MessageReader>, accept: Arc<Accept>) -> Arc<Portal> {
-        Self::with_limits(core, reader, accept, PortalLimits::default())
+        let limits = PortalLimits::from(&core.cfg.portal);
+        Self::with_limits(core, reader, accept, limits)
     }
 
     /// Builds the service with `limits`.

@@ -16,7 +16,8 @@ use crate::{Portal, PortalError};
 /// The session cookie's name: `__Host-` binds it to this origin, Secure and Path=/.
 pub const SESSION_COOKIE: &str = "__Host-sealpost_portal";
 
-/// Requests within this many micros of the last recorded one do not write.
+/// Requests within this many micros of the last recorded one do not write
+/// (at most a quarter of the idle timeout, so activity always counts).
 const TOUCH_EVERY: i64 = 60_000_000;
 
 /// The session of the current request.
@@ -121,7 +122,7 @@ impl Portal {
             return Ok(None);
         }
         let mut record = record;
-        if now - record.seen_at >= TOUCH_EVERY {
+        if now - record.seen_at >= TOUCH_EVERY.min(micros(self.limits.idle) / 4) {
             let op = Op::TouchPortalSession { id_hash: record.id_hash.clone(), seen_at: now };
             self.core.store.commit(Commit { ops: vec![op], events: vec![] }).await?;
             record.seen_at = now;

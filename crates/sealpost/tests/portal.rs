@@ -498,3 +498,64 @@ fn unknown_links_make_no_session() {
     assert_eq!(st, 200);
     assert!(css.contains("--accent"));
 }
+
+/// Time: an unopened message gets one PHI-free reminder before it expires;
+/// a code stops working when its time is up; an idle session ends.
+#[test]
+fn reminders_code_expiry_and_idle_sessions() {
+    let p = peers();
+    let extra = format!(
+        "{}\n[portal]\ncode_ttl_seconds = 2\nsession_idle_seconds = 6\nreminder_hours = 100000\nhousekeeping_seconds = 1\n",
+        toml(&p)
+    );
+    let server = Server::start_with(Backend::Embedded, Opts { extra_toml: extra, ..Opts::default() });
+    let (st, b) = server.post(
+        "/v1/messages",
+        &server.api_key,
+        &json!({ "from": "doctor@clinic.test", "to": ["pat@plain.test"], "subject": "Your results", "text": format!("SSN {SSN}") }),
+    );
+    assert_eq!(st, 202, "{b}");
+    let id = b["id"].as_str().expect("id").to_owned();
+    let reminders = || {
+        mail_to(&p.patients, "pat@plain.test")
+            .into_iter()
+            .filter(|m| m.contains("Subject: Reminder"))
+            .collect::<Vec<_>>()
+    };
+    wait_until(Duration::from_secs(60), "the reminder", || !reminders().is_empty());
+    std::thread::sleep(Duration::from_secs(3));
+    let sent = reminders();
+    assert_eq!(sent.len(), 1, "one reminder only");
+    assert!(
+        !sent[0].contains(SSN) && !sent[0].contains("Your results") && sent[0].contains("Default organization"),
+        "{}",
+        sent[0]
+    );
+    let state = server.api_state(&id);
+    let events = state["recipients"][0]["events"].to_string();
+    assert!(events.contains("portal_reminded"), "{events}");
+
+    // A code past its time fails, and says to ask for a new one.
+    let note = mail_to(&p.patients, "pat@plain.test").into_iter().find(|m| m.contains("/p/")).expect("notification");
+    let mut b = Browser::new(&server);
+    b.get(&link_path(&note));
+    let (_, _, page) = b.get("/portal/");
+    let token = csrf(&page);
+    assert_eq!(b.post("/portal/code", &[("csrf", &token)]).0, 303);
+    wait_until(Duration::from_secs(60), "the code", || {
+        mail_to(&p.patients, "pat@plain.test").iter().any(|m| is_code_mail(m))
+    });
+    let code = code_in(&mail_to(&p.patients, "pat@plain.test").into_iter().find(|m| is_code_mail(m)).expect("code"));
+    b.get("/portal/verify"); // activity keeps the session alive
+    std::thread::sleep(Duration::from_secs(3));
+    let (st, _, page) = b.post("/portal/verify", &[("csrf", &token), ("code", &code)]);
+    assert_eq!(st, 400, "an expired code must fail:\n{page}");
+    assert!(page.contains("expired"), "{page}");
+
+    // Idle for longer than the timeout: the session is gone.
+    std::thread::sleep(Duration::from_secs(7));
+    let (st, _, page) = b.get("/portal/");
+    assert_eq!(st, 200);
+    assert!(page.contains("id=\"signed-out\""), "an idle session must end:\n{page}");
+    assert!(server.count_action_db("portal.reminded") == 1);
+}

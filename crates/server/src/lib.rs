@@ -167,6 +167,7 @@ pub async fn serve(
     }
     tasks.push(worker(&app, "indexer", app.archive.clone().run_indexer()));
     tasks.push(worker(&app, "auth failure audit", app.identity.clone().run_auth_failure_flusher()));
+    tasks.push(worker(&app, "portal housekeeping", app.portal.clone().run_housekeeping()));
     if cfg.delivery.enabled {
         let deliverer = sealpost_deliver::Deliverer::new(
             app.core.clone(),

@@ -82,6 +82,13 @@ pub enum Op {
         /// Unix micros.
         at: i64,
     },
+    /// The recipient was reminded that the pickup expires (once).
+    PickupReminded {
+        /// The pickup.
+        token_hash: Vec<u8>,
+        /// Unix micros.
+        at: i64,
+    },
     /// Retract a message's pickups: one recipient's, or all.
     RetractPickups {
         /// Tenant.
@@ -855,7 +862,7 @@ async fn write_op(
         Op::Pickup(p) => {
             sqlx::query(
                 "INSERT INTO portal_pickups (token_hash, tenant_id, message_id, recipient_id, created_at, expires_at, \
-                 address_hash, opened_at, retracted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 address_hash, opened_at, retracted_at, reminded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(p.token_hash.clone())
             .bind(p.tenant.as_str().to_owned())
@@ -866,6 +873,7 @@ async fn write_op(
             .bind(p.address_hash.clone())
             .bind(p.opened_at)
             .bind(p.retracted_at)
+            .bind(p.reminded_at)
             .execute(&mut **tx)
             .await
             .map_err(|e| conflict(e, "pickup token already exists"))?;
@@ -883,6 +891,17 @@ async fn write_op(
                 .bind(token_hash.clone())
                 .execute(&mut **tx)
                 .await?;
+        }
+        Op::PickupReminded { token_hash, at } => {
+            let done =
+                sqlx::query("UPDATE portal_pickups SET reminded_at = $1 WHERE token_hash = $2 AND reminded_at IS NULL")
+                    .bind(*at)
+                    .bind(token_hash.clone())
+                    .execute(&mut **tx)
+                    .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict("pickup already reminded".into()));
+            }
         }
         Op::RetractPickups { tenant, message, recipient, at } => {
             match recipient {

@@ -318,6 +318,8 @@ pub struct PortalPickup {
     pub opened_at: Option<i64>,
     /// When the sender retracted it.
     pub retracted_at: Option<i64>,
+    /// When the recipient was reminded that it expires soon.
+    pub reminded_at: Option<i64>,
 }
 
 /// A portal browser session (the cookie's SHA-256 is its key).

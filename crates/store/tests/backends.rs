@@ -385,6 +385,7 @@ async fn delivery_updates_record_state_events_pickups_and_suppressions(env: Env)
         address_hash: None,
         opened_at: None,
         retracted_at: None,
+        reminded_at: None,
     };
     store
         .commit(Commit {
@@ -1507,6 +1508,7 @@ async fn portal_pickups_sessions_and_sign_in_state(env: Env) {
         address_hash: address.map(|a| vec![a; 32]),
         opened_at: None,
         retracted_at: None,
+        reminded_at: None,
     };
     let ops = vec![
         Op::Pickup(pickup(1, &m1, 0, 10, Some(0xaa))),
@@ -1562,9 +1564,28 @@ async fn portal_pickups_sessions_and_sign_in_state(env: Env) {
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let touch = Op::TouchPortalSession { id_hash: vec![5; 32], seen_at: 9 };
     store.commit(Commit { ops: vec![touch], events: vec![] }).await.unwrap();
-    assert_eq!(store.portal_session(&[5; 32]).await.unwrap(), Some(PortalSession { seen_at: 9, ..session }));
+    assert_eq!(store.portal_session(&[5; 32]).await.unwrap(), Some(PortalSession { seen_at: 9, ..session.clone() }));
     store.commit(Commit { ops: vec![Op::DeletePortalSession(vec![5; 32])], events: vec![] }).await.unwrap();
     assert!(store.portal_session(&[5; 32]).await.unwrap().is_none());
+    // Idle and expired sessions are pruned; a live one stays.
+    let live = PortalSession { id_hash: vec![6; 32], seen_at: 100, expires_at: 1_000, ..session.clone() };
+    let idle = PortalSession { id_hash: vec![7; 32], seen_at: 10, expires_at: 1_000, ..session.clone() };
+    let over = PortalSession { id_hash: vec![8; 32], seen_at: 100, expires_at: 50, ..session.clone() };
+    let ops = vec![Op::PutPortalSession(live), Op::PutPortalSession(idle), Op::PutPortalSession(over)];
+    store.commit(Commit { ops, events: vec![] }).await.unwrap();
+    assert_eq!(store.prune_portal_sessions(60, 50).await.unwrap(), 2);
+    assert!(store.portal_session(&[6; 32]).await.unwrap().is_some());
+    assert!(store.portal_session(&[7; 32]).await.unwrap().is_none());
+
+    // Reminders: due when expiring within the window, unopened, unretracted,
+    // not yet reminded; a pickup is reminded once.
+    let due = store.pickups_due_reminder(0, i64::MAX, 10).await.unwrap();
+    assert_eq!(due.iter().map(|p| p.token_hash[0]).collect::<Vec<_>>(), [3], "1 was opened, 2 retracted");
+    assert!(store.pickups_due_reminder(0, 100, 10).await.unwrap().is_empty(), "not within the window");
+    let remind = || Commit { ops: vec![Op::PickupReminded { token_hash: vec![3; 32], at: 90 }], events: vec![] };
+    store.commit(remind()).await.unwrap();
+    assert!(matches!(store.commit(remind()).await, Err(StoreError::Conflict(_))), "once");
+    assert!(store.pickups_due_reminder(0, i64::MAX, 10).await.unwrap().is_empty());
 
     let state = PortalRecipient {
         tenant: t.clone(),

@@ -41,8 +41,8 @@ fn tenant_and_message(row: &AnyRow) -> Result<(TenantId, MessageId), StoreError>
     Ok((tenant_of(row)?, id))
 }
 
-const PICKUP_COLUMNS: &str =
-    "token_hash, tenant_id, message_id, recipient_id, created_at, expires_at, address_hash, opened_at, retracted_at";
+const PICKUP_COLUMNS: &str = "token_hash, tenant_id, message_id, recipient_id, created_at, expires_at, address_hash, opened_at, retracted_at, \
+     reminded_at";
 
 fn pickup_from(r: &AnyRow) -> Result<PortalPickup, StoreError> {
     Ok(PortalPickup {
@@ -55,6 +55,7 @@ fn pickup_from(r: &AnyRow) -> Result<PortalPickup, StoreError> {
         address_hash: r.try_get("address_hash")?,
         opened_at: r.try_get("opened_at")?,
         retracted_at: r.try_get("retracted_at")?,
+        reminded_at: r.try_get("reminded_at")?,
     })
 }
 
@@ -385,6 +386,34 @@ impl Store {
             .fetch_all(&self.db().pool)
             .await?;
         rows.iter().map(pickup_from).collect()
+    }
+
+    /// Pickups of any tenant that expire between `now` and `until`, were
+    /// never opened, retracted or reminded: due a reminder. At most `limit`.
+    pub async fn pickups_due_reminder(
+        &self,
+        now: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<PortalPickup>, StoreError> {
+        let sql = format!(
+            "SELECT {PICKUP_COLUMNS} FROM portal_pickups WHERE expires_at > $1 AND expires_at <= $2 \
+             AND opened_at IS NULL AND retracted_at IS NULL AND reminded_at IS NULL ORDER BY expires_at LIMIT $3"
+        );
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(until).bind(limit).fetch_all(&self.db().pool).await?;
+        rows.iter().map(pickup_from).collect()
+    }
+
+    /// Deletes portal sessions past their absolute end or idle since
+    /// before `idle_before`. Returns how many.
+    pub async fn prune_portal_sessions(&self, now: i64, idle_before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM portal_sessions WHERE expires_at <= $1 OR seen_at < $2")
+            .bind(now)
+            .bind(idle_before)
+            .execute(&self.db().pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Every pickup of a message.

@@ -4,10 +4,12 @@
 --
 -- A pickup learns its recipient's address hash (filled when the pickup is
 -- made, and for links sent before this migration when they are first used),
--- when it was first opened, and whether the sender retracted it.
+-- when it was first opened, whether the sender retracted it, and when
+-- the recipient was reminded that it expires.
 ALTER TABLE portal_pickups ADD COLUMN address_hash BLOB;
 ALTER TABLE portal_pickups ADD COLUMN opened_at BIGINT;
 ALTER TABLE portal_pickups ADD COLUMN retracted_at BIGINT;
+ALTER TABLE portal_pickups ADD COLUMN reminded_at BIGINT;
 CREATE INDEX portal_pickups_by_address ON portal_pickups (tenant_id, address_hash);
 CREATE INDEX portal_pickups_by_recipient ON portal_pickups (tenant_id, recipient_id);
 -- A browser's session: pending (came through a link) or signed in.
