@@ -24,6 +24,7 @@ mod import;
 mod init;
 mod keys;
 mod message;
+mod portal;
 mod retention;
 mod search;
 mod serve;
@@ -83,6 +84,11 @@ pub enum Command {
         #[command(subcommand)]
         command: domains::DomainsCommand,
     },
+    /// The secure portal, sender's side: retract, expire, unlock.
+    Portal {
+        #[command(subcommand)]
+        command: portal::PortalCommand,
+    },
     /// DNS records to publish.
     Dns {
         #[command(subcommand)]
@@ -129,6 +135,7 @@ pub async fn exec(ctx: &mut Context, command: Command) -> Result<i32> {
         Command::Export(args) => export::exec(ctx, args).await,
         Command::AccessRequest(args) => access_request::exec(ctx, args).await,
         Command::Domains { command } => domains::exec(ctx, command).await,
+        Command::Portal { command } => portal::exec(ctx, command).await,
         Command::Dns { command } => dns::exec(ctx, command).await,
         Command::Settings { command } => settings::exec(ctx, command).await,
         Command::Retention { command } => retention::exec(ctx, command).await,
