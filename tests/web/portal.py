@@ -6,7 +6,9 @@ element ids, headers. Used by the Rust integration tests and by hand:
 
   portal.py flow --base URL --link LINK --maildir DIR --attachment-sha256 HEX
                  --reply-attachment FILE --out DIR [--lang en|es] [--to ADDRESS]
-  portal.py axe --url URL [--cookie NAME=VALUE ...] --out DIR
+                 [--error-page] [--signout]
+  portal.py axe --url URL [--cookie NAME=VALUE ...] [--lang en|es] --out DIR
+  portal.py lockout --base URL --link LINK --out DIR [--lang en|es] [--failures N]
   portal.py selftest [--out DIR]
 
 Each prints ONE JSON object on stdout and exits 0 only when it is ok
@@ -481,6 +483,12 @@ def step_download_first_attachment(run: Run, download_dir: Path, want_sha256: st
         f.unlink()
     a = find(run.driver, "ul#attachments a.attachment")
     href = a.get_attribute("href")
+    # With <a download> Chromium fetches through its download manager, whose
+    # responses never reach the page's Network log, so the contract headers
+    # of the download could not be checked. Without the attribute the click
+    # is a navigation that the server's Content-Disposition: attachment must
+    # turn into a download: same request, same single audit event.
+    run.driver.execute_script("arguments[0].removeAttribute('download')", a)
     a.click()
     got = sha256_file(wait_for_download(download_dir))
     step = {"name": "attachment", "url": redact(href), "axe_violations": [], "screenshot": None,
@@ -512,6 +520,61 @@ def step_reply(run: Run, body: str, attachment: Path) -> None:
     if not notice.text.strip():
         run.errors.append("#notice is empty")
     run.record_page("sent")
+
+
+def step_error_page(run: Run, base: str) -> None:
+    """A signed-in request for a message that does not exist: the error page
+    (contract: every page's markers, headers, axe) and no portal content."""
+    run.driver.get(base.rstrip("/") + "/portal/m/no-such-message")
+    wait_for(run.driver, "main")
+    for css in ("ul#inbox", "h1#subject", "form#reply-form"):
+        if run.driver.find_elements("css selector", css):
+            run.errors.append(f"the error page shows {css}")
+    run.record_page("error")
+
+
+def step_sign_out(run: Run, base: str) -> None:
+    """#signout on a signed-in page: a page without the sign-out form, and the
+    browser no longer reaches the inbox. From a page without the form (an
+    error page), the inbox first."""
+    if not run.driver.find_elements("css selector", "form#signout-form #signout"):
+        run.driver.get(base.rstrip("/") + "/portal/")
+        wait_for(run.driver, "form#signout-form #signout")
+    click_and_wait(run.driver, "form#signout-form #signout", "main")
+    if run.driver.find_elements("css selector", "form#signout-form"):
+        run.errors.append("still a form#signout-form after signing out")
+    run.record_page("signed-out")
+    run.driver.get(base.rstrip("/") + "/portal/")
+    wait_for(run.driver, "main")
+    if run.driver.find_elements("css selector", "ul#inbox, form#signout-form"):
+        run.errors.append("the inbox is still shown after signing out")
+
+
+def step_lockout(run: Run, want_failures: int) -> int:
+    """Wrong codes on the code-entry page until it says locked (main#locked).
+    The first wrong code must show #code-error tied to #code (aria-describedby,
+    aria-invalid=true). Returns how many wrong codes it took."""
+    click_and_wait(run.driver, "#send-code", "form#verify-form #code")
+    for n in range(1, want_failures + 5):
+        f = find(run.driver, "#code")
+        f.clear()
+        # Not a code the portal makes only with probability 1e-6 (it has
+        # one live code); "000000" would do as well.
+        f.send_keys("000000" if n % 2 else "999999")
+        click_and_wait(run.driver, "#verify", "#code-error, main#locked")
+        if run.driver.find_elements("css selector", "main#locked"):
+            run.record_page("locked")
+            return n
+        if n == 1:
+            code = find(run.driver, "#code")
+            if code.get_attribute("aria-invalid") != "true":
+                run.errors.append("#code lacks aria-invalid=true after a wrong code")
+            if "code-error" not in (code.get_attribute("aria-describedby") or "").split():
+                run.errors.append("#code's aria-describedby does not name #code-error")
+            if not find(run.driver, "#code-error").text.strip():
+                run.errors.append("#code-error is empty")
+            run.record_page("code-error")
+    raise CheckFailed(f"no main#locked after {want_failures + 4} wrong codes")
 
 
 def failure_shot(run: Run, name: str) -> None:
@@ -558,6 +621,12 @@ def cmd_flow(a) -> dict:
             sha = step_download_first_attachment(run, dl, a.attachment_sha256)
             current = "reply"
             step_reply(run, "Thank you, received. (browser test reply)", reply_att)
+            if a.error_page:
+                current = "error"
+                step_error_page(run, a.base)
+            if a.signout:
+                current = "signed-out"
+                step_sign_out(run, a.base)
         except CheckFailed as e:
             run.errors.append(f"{current}: {e}")
             failure_shot(run, current)
@@ -570,6 +639,38 @@ def cmd_flow(a) -> dict:
         return {"ok": run.ok(), "steps": run.steps, "download_sha256": sha, "errors": run.errors}
 
 
+def cmd_lockout(a) -> dict:
+    """Token link -> (language) -> send code -> wrong codes until main#locked."""
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sealpost-web-") as tmp:
+        dl = Path(tmp, "downloads")
+        dl.mkdir()
+        driver = start_browser(dl, Path(tmp, "profile"))
+        run = Run(driver, out, origin_of(a.base), lang=a.lang)
+        failures = None
+        current = "open-link"
+        try:
+            step_open_link(run, a.link)
+            if a.lang:
+                current = "switch-lang"
+                step_switch_lang(run, a.lang)
+            current = "lockout"
+            failures = step_lockout(run, a.failures)
+            if failures != a.failures:
+                run.errors.append(f"locked after {failures} wrong codes, expected {a.failures}")
+        except CheckFailed as e:
+            run.errors.append(f"{current}: {e}")
+            failure_shot(run, current)
+        except Exception as e:
+            run.errors.append(f"{current}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            log(traceback.format_exc())
+            failure_shot(run, current)
+        finally:
+            driver.quit()
+        return {"ok": run.ok(), "steps": run.steps, "failures": failures, "errors": run.errors}
+
+
 def cmd_axe(a) -> dict:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -577,7 +678,7 @@ def cmd_axe(a) -> dict:
         dl = Path(tmp, "downloads")
         dl.mkdir()
         driver = start_browser(dl, Path(tmp, "profile"))
-        run = Run(driver, out, origin_of(a.url))
+        run = Run(driver, out, origin_of(a.url), lang=getattr(a, "lang", None))
         markers: list[str] = []
         try:
             for c in a.cookie or []:
@@ -589,7 +690,10 @@ def cmd_axe(a) -> dict:
                     raise CheckFailed(f"could not set cookie {name}")
             driver.get(a.url)
             wait_for(driver, "body")
-            name = re.sub(r"[^A-Za-z0-9]+", "-", urlsplit(a.url).path).strip("-") or "root"
+            if getattr(a, "lang", None):
+                step_switch_lang(run, a.lang)
+            # Named after the URL asked for, never with a link's token in it.
+            name = re.sub(r"[^A-Za-z0-9]+", "-", redact(urlsplit(a.url).path)).strip("-") or "root"
             run.record_page(name)
             markers = driver.execute_script(
                 "return arguments[0].filter(s => document.querySelector(s) !== null)", PAGE_MARKERS)
@@ -628,7 +732,7 @@ def flow_args(info: dict, out: Path, reply_att: Path, lang: str | None = None):
     return argparse.Namespace(base=info["base"], link=info["link"], maildir=info["maildir"],
                               attachment_sha256=info["attachment_sha256"],
                               reply_attachment=str(reply_att), out=str(out), lang=lang,
-                              to=info["address"])
+                              to=info["address"], error_page=False, signout=False)
 
 
 def cmd_selftest(a) -> dict:
@@ -775,9 +879,20 @@ def main(argv=None) -> int:
     f.add_argument("--out", required=True, help="directory for screenshots")
     f.add_argument("--lang", choices=["en", "es"], help="switch the portal to this language first")
     f.add_argument("--to", help="only code mails addressed to this address")
+    f.add_argument("--error-page", action="store_true",
+                   help="after the reply, open a message that does not exist (step 'error')")
+    f.add_argument("--signout", action="store_true", help="finally sign out (step 'signed-out')")
+    lo = sub.add_parser("lockout", help="token link -> code -> wrong codes until main#locked")
+    lo.add_argument("--base", required=True, help="portal origin, e.g. https://127.0.0.1:8443")
+    lo.add_argument("--link", required=True, help="the token link from the notification")
+    lo.add_argument("--failures", type=int, default=10, help="wrong codes that must lock (default 10)")
+    lo.add_argument("--lang", choices=["en", "es"], help="switch the portal to this language first")
+    lo.add_argument("--out", required=True, help="directory for screenshots")
     x = sub.add_parser("axe", help="axe + headers + screenshot of one page")
     x.add_argument("--url", required=True)
     x.add_argument("--cookie", action="append", help="NAME=VALUE, repeatable")
+    x.add_argument("--lang", choices=["en", "es"],
+                   help="then use the page's own a[hreflang=LANG] and check that page instead")
     x.add_argument("--out", required=True)
     s = sub.add_parser("selftest", help="run against the stand-in; prove good passes, broken fails")
     s.add_argument("--out", help="directory for screenshots (default: a temp dir, kept)")
@@ -785,7 +900,8 @@ def main(argv=None) -> int:
     if a.cmd == "flow" and not re.fullmatch(r"[0-9a-fA-F]{64}", a.attachment_sha256):
         ap.error("--attachment-sha256 must be 64 hex digits")
     try:
-        result = {"flow": cmd_flow, "axe": cmd_axe, "selftest": cmd_selftest}[a.cmd](a)
+        result = {"flow": cmd_flow, "axe": cmd_axe, "lockout": cmd_lockout,
+                  "selftest": cmd_selftest}[a.cmd](a)
     except Exception as e:  # no browser, no selenium...: still one JSON object
         log(traceback.format_exc())
         hint = " (run scripts/setup-test-env.sh; use <repo>/.venv-test/bin/python)" \

@@ -745,13 +745,11 @@ pub(crate) async fn extend(
     }
 }
 
-/// The stylesheet (the only one; no inline styles anywhere).
+/// The stylesheet (the only one; no inline styles anywhere). Like every
+/// portal response it is `Cache-Control: no-store` (docs/design/portal.md):
+/// a shared or disk cache keeps nothing of the portal, not even this.
 pub(crate) async fn stylesheet() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
-        include_str!("../static/portal.css"),
-    )
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/portal.css"))
         .into_response()
 }
 
