@@ -198,7 +198,7 @@ fn redirect(to: &str, cookies: &[String]) -> Response {
 
 fn when(micros: i64) -> String {
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp(micros / 1_000_000) else { return String::new() };
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     t.format(&f).unwrap_or_default()
 }
 
@@ -249,7 +249,9 @@ fn simple(
 fn failure(t: &Texts, e: PortalError) -> Response {
     match e {
         PortalError::NotFound => {
-            simple(t, StatusCode::NOT_FOUND, "not-found", t.not_found_title, t.not_found_text, &[])
+            let page = PageCtx { main_id: "not-found", ..PageCtx::anonymous() };
+            let back = ("/portal/", t.back_to_inbox);
+            notice(t, StatusCode::NOT_FOUND, page, t.not_found_title, t.not_found_text.to_owned(), false, back, &[])
         }
         PortalError::SignInRequired => redirect("/portal/", &[]),
         PortalError::Unavailable(state) => {
@@ -257,7 +259,7 @@ fn failure(t: &Texts, e: PortalError) -> Response {
             simple(t, StatusCode::GONE, "expired", t.expired_title, text, &[])
         }
         PortalError::Locked { until } => {
-            let text = format!("{} {} (UTC).", t.locked_text, when(until));
+            let text = format!("{} {}.", t.locked_text, when(until));
             notice(
                 t,
                 StatusCode::FORBIDDEN,
@@ -289,7 +291,12 @@ impl Web {
             organisation,
             signed_in: s.signed_in(),
             csrf: self.portal.csrf_token(s),
-            session_ends: when(self.portal.session_ends_at(s)).get(11..).unwrap_or_default().to_owned(),
+            // Only a signed-in session has something to keep alive.
+            session_ends: if s.signed_in() {
+                when(self.portal.session_ends_at(s)).get(11..).unwrap_or_default().to_owned()
+            } else {
+                String::new()
+            },
             main_id,
         }
     }
@@ -402,7 +409,7 @@ pub(crate) async fn send_code(
                 t,
                 page: web.page(s, "main").await,
                 expires: entry.map(|e| when(e.expires_at)).unwrap_or_default(),
-                error: format!("{} {} (UTC).", t.too_many_codes, when(retry_at)),
+                error: format!("{} {}.", t.too_many_codes, when(retry_at)),
             };
             respond(StatusCode::TOO_MANY_REQUESTS, p.render(), &[])
         }
