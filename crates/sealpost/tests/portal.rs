@@ -559,3 +559,30 @@ fn reminders_code_expiry_and_idle_sessions() {
     assert!(page.contains("id=\"signed-out\""), "an idle session must end:\n{page}");
     assert!(server.count_action_db("portal.reminded") == 1);
 }
+
+/// Links sent before the portal existed (pickups without an address hash,
+/// as migration 0007 leaves them) still work: the first use learns the
+/// address from the sealed envelope, and the message is in the inbox.
+#[test]
+fn links_sent_before_the_portal_still_work() {
+    let p = peers();
+    let server = Server::start_with(Backend::Embedded, Opts { extra_toml: toml(&p), ..Opts::default() });
+    let (st, b) = server.post(
+        "/v1/messages",
+        &server.api_key,
+        &json!({ "from": "doctor@clinic.test", "to": ["pat@plain.test"], "subject": "Your results", "text": format!("SSN {SSN}") }),
+    );
+    assert_eq!(st, 202, "{b}");
+    let note = wait_mail(&p.patients, "pat@plain.test", 1, "the notification").remove(0);
+    let db = rusqlite::Connection::open(server.data_dir().join("sealpost.db")).expect("sqlite");
+    db.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
+    let changed = db.execute("UPDATE portal_pickups SET address_hash = NULL", []).expect("forget the address hash");
+    assert_eq!(changed, 1);
+    let mut b = Browser::new(&server);
+    let (st, loc, _) = b.get(&link_path(&note));
+    assert_eq!((st, loc.as_deref()), (303, Some("/portal/")));
+    sign_in(&mut b, &server, &p, "pat@plain.test");
+    let (_, _, inbox) = b.get("/portal/");
+    assert_eq!(message_links(&inbox).len(), 1, "{inbox}");
+    assert_eq!(server.sql_scalar("SELECT COUNT(*) FROM portal_pickups WHERE address_hash IS NULL"), 0, "learned");
+}
