@@ -20,7 +20,7 @@ use super::{ApiError, parse_json};
 use crate::Api;
 
 /// `POST /v1/messages/{id}/retract` body.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retract {
     /// Only this recipient's copy (a recipient id from `GET /v1/messages/{id}`); all when absent.
@@ -88,7 +88,7 @@ pub async fn retract(
 ) -> Result<Response, ApiError> {
     let p = caller.require(Scope::Send)?;
     let id = message_id(&id)?;
-    let req: Retract = if body.iter().all(u8::is_ascii_whitespace) { Retract::default() } else { parse_json(&body)? };
+    let req: Retract = parse_json(&body)?;
     let recipient = match req.recipient_id {
         Some(r) => Some(
             RecipientId::parse(&r)

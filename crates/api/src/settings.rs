@@ -51,6 +51,10 @@ pub struct SettingsBody {
     /// the tenant's mail when a message names none.
     #[serde(default)]
     pub jurisdiction: Option<String>,
+    /// How the secure portal and its notifications present the tenant
+    /// (shown to recipients before sign-in: never PHI).
+    #[serde(default, deserialize_with = "brand_object")]
+    pub portal_brand: PortalBrandBody,
 }
 
 /// "Mail from these senders is of this category."
@@ -61,6 +65,31 @@ pub struct CategoryRuleBody {
     pub sender: String,
     /// The category given.
     pub category: CategoryName,
+}
+
+/// `portal_brand` only as a JSON object (serde would also take an array).
+fn brand_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PortalBrandBody, D::Error> {
+    use serde::de::Error;
+    let v = serde_json::Value::deserialize(d)?;
+    if !v.is_object() {
+        return Err(D::Error::custom("portal_brand must be an object"));
+    }
+    serde_json::from_value(v).map_err(D::Error::custom)
+}
+
+/// The tenant's face on the portal.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortalBrandBody {
+    /// The organisation's name as recipients know it (default: the tenant's name).
+    #[serde(default)]
+    pub organisation: Option<String>,
+    /// How to reach the organisation, shown on every portal page.
+    #[serde(default)]
+    pub support: Option<String>,
+    /// Accent colour `#rrggbb`, at least 4.5:1 against white.
+    #[serde(default)]
+    pub accent: Option<String>,
 }
 
 impl From<SettingsBody> for TenantSettings {
@@ -78,6 +107,11 @@ impl From<SettingsBody> for TenantSettings {
                 .map(|r| CategoryRule { sender: r.sender, category: r.category.into() })
                 .collect(),
             jurisdiction: b.jurisdiction,
+            portal_brand: sealpost_core::settings::PortalBrand {
+                organisation: b.portal_brand.organisation,
+                support: b.portal_brand.support,
+                accent: b.portal_brand.accent,
+            },
         }
     }
 }
@@ -97,6 +131,11 @@ impl From<&TenantSettings> for SettingsBody {
                 .map(|r| CategoryRuleBody { sender: r.sender.clone(), category: r.category.into() })
                 .collect(),
             jurisdiction: s.jurisdiction.clone(),
+            portal_brand: PortalBrandBody {
+                organisation: s.portal_brand.organisation.clone(),
+                support: s.portal_brand.support.clone(),
+                accent: s.portal_brand.accent.clone(),
+            },
         }
     }
 }

@@ -61,6 +61,72 @@ pub struct TenantSettings {
     /// `jurisdiction`); retention adds that state's rule (R-AR-2).
     #[serde(default)]
     pub jurisdiction: Option<String>,
+    /// How the secure portal and its notifications present the tenant.
+    #[serde(default)]
+    pub portal_brand: PortalBrand,
+}
+
+/// The tenant's face on the secure portal (issue 14): shown before and
+/// after sign-in and in notifications, so none of it may be PHI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalBrand {
+    /// The organisation's name as recipients know it (default: the tenant's name).
+    #[serde(default)]
+    pub organisation: Option<String>,
+    /// How to reach the organisation (a phone number, an address), shown on every page.
+    #[serde(default)]
+    pub support: Option<String>,
+    /// The accent colour, `#rrggbb`, at least 4.5:1 against white (WCAG 2.1 AA).
+    #[serde(default)]
+    pub accent: Option<String>,
+}
+
+impl PortalBrand {
+    fn validate(&self) -> Result<(), InvalidInput> {
+        let text = |field: &str, v: &Option<String>, max: usize| -> Result<(), InvalidInput> {
+            if let Some(v) = v
+                && (v.trim().is_empty() || v.chars().count() > max || v.chars().any(char::is_control))
+            {
+                return Err(InvalidInput::field(
+                    format!("portal_brand.{field}"),
+                    format!("1 to {max} characters, no line breaks"),
+                ));
+            }
+            Ok(())
+        };
+        text("organisation", &self.organisation, 100)?;
+        text("support", &self.support, 200)?;
+        if let Some(a) = &self.accent {
+            let Some(rgb) = parse_colour(a) else {
+                return Err(InvalidInput::field("portal_brand.accent", "a colour like #0b5cad"));
+            };
+            if contrast_with_white(rgb) < 4.5 {
+                return Err(InvalidInput::field(
+                    "portal_brand.accent",
+                    "too light: white text on it needs a contrast of at least 4.5:1 (WCAG 2.1 AA)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `#rrggbb` to its three channels.
+pub fn parse_colour(s: &str) -> Option<[u8; 3]> {
+    let hex = s.strip_prefix('#').filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    let c = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([c(0)?, c(2)?, c(4)?])
+}
+
+/// The WCAG contrast ratio of a colour against white.
+pub fn contrast_with_white(rgb: [u8; 3]) -> f64 {
+    let lin = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+    };
+    let l = 0.2126 * lin(rgb[0]) + 0.7152 * lin(rgb[1]) + 0.0722 * lin(rgb[2]);
+    1.05 / (l + 0.05)
 }
 
 /// The version of [`StoredSettings`] this build writes.
@@ -90,6 +156,8 @@ struct StoredSettings {
     category_rules: Vec<StoredCategoryRule>,
     #[serde(default)]
     jurisdiction: Option<String>,
+    #[serde(default)]
+    portal_brand: PortalBrand,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -127,6 +195,7 @@ impl StoredSettings {
                 .map(|r| StoredCategoryRule { sender: r.sender.clone(), category: r.category })
                 .collect(),
             jurisdiction: s.jurisdiction.clone(),
+            portal_brand: s.portal_brand.clone(),
         }
     }
 
@@ -151,6 +220,7 @@ impl StoredSettings {
                 .map(|r| CategoryRule { sender: r.sender, category: r.category })
                 .collect(),
             jurisdiction: s.jurisdiction,
+            portal_brand: s.portal_brand,
         })
     }
 }
@@ -181,6 +251,7 @@ pub fn address_matches(pattern: &str, address: &str) -> bool {
 impl TenantSettings {
     /// Checks patterns and names; the error names the field.
     pub fn validate(&self) -> Result<(), InvalidInput> {
+        self.portal_brand.validate()?;
         Classifier::new(&self.rules()).map_err(|e| InvalidInput::field("mrn_patterns", e.to_string()))?;
         let not_a_domain = |d: &str| d.is_empty() || d.contains('@') || d.contains(char::is_whitespace);
         if let Some(i) = self.portal_domains.iter().position(|d| not_a_domain(d)) {
@@ -363,6 +434,7 @@ mod tests {
             dictionary: vec!["Jane Roe".into()],
             category_rules: vec![CategoryRule { sender: "@news.example".into(), category: Category::Marketing }],
             jurisdiction: Some("CA".into()),
+            portal_brand: PortalBrand::default(),
         };
         let json = serde_json::to_vec(&StoredSettings::seal_form(&s)).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
@@ -394,5 +466,33 @@ mod tests {
         assert!(s.validate().is_ok());
         assert_eq!(s.category_for(Some("x@news.example")), Some(Category::Marketing));
         assert_eq!(s.category_for(Some("x@example")), None);
+    }
+}
+
+#[cfg(test)]
+mod brand_tests {
+    use super::*;
+
+    #[test]
+    fn colours_parse_and_contrast_is_wcag() {
+        assert_eq!(parse_colour("#0b5cad"), Some([0x0b, 0x5c, 0xad]));
+        assert_eq!(parse_colour("0b5cad"), None);
+        assert_eq!(parse_colour("#0b5ca"), None);
+        assert_eq!(parse_colour("#0b5cag"), None);
+        assert!((contrast_with_white([0, 0, 0]) - 21.0).abs() < 0.01);
+        assert!((contrast_with_white([255, 255, 255]) - 1.0).abs() < 0.01);
+        // #767676 is the classic lightest grey that passes 4.5:1 on white.
+        assert!(contrast_with_white([0x76, 0x76, 0x76]) >= 4.5);
+        assert!(contrast_with_white([0x77, 0x77, 0x77]) < 4.5);
+    }
+
+    #[test]
+    fn brand_texts_are_bounded() {
+        let ok = PortalBrand { organisation: Some("Riverside".into()), support: None, accent: Some("#0b5cad".into()) };
+        assert!(ok.validate().is_ok());
+        let long = PortalBrand { organisation: Some("x".repeat(101)), ..PortalBrand::default() };
+        assert!(long.validate().is_err());
+        let broken = PortalBrand { support: Some("a\nb".into()), ..PortalBrand::default() };
+        assert!(broken.validate().is_err());
     }
 }

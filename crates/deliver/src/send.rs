@@ -650,7 +650,9 @@ async fn portal(
     let link = format!("{}/{}", cfg.portal_url.trim_end_matches('/'), token);
     let expires = sealpost_audit::rfc3339_micros(expires_at);
     let expires = expires.get(..10).unwrap_or(&expires);
-    let sender = opened.meta.mail_from.clone().unwrap_or_else(|| "your care provider".into());
+    // The tenant's brand when it set one; else the envelope sender.
+    let brand = d.settings.get(&item.tenant).await?.settings.portal_brand.organisation.clone();
+    let sender = brand.or_else(|| opened.meta.mail_from.clone()).unwrap_or_else(|| "your care provider".into());
     let bytes =
         notice::portal_notification(&cfg.notice_from, &rcpt.address, &sender, &link, expires, &app.cfg.hostname)
             .map_err(|e| ServerError::State(e.to_string()))?;

@@ -55,7 +55,7 @@ impl Portal {
 
     async fn remind(&self, p: &PortalPickup) -> Result<(), PortalError> {
         let (_, address) = self.pickup_address(p).await?;
-        let organisation = self.core.store.tenant(&p.tenant).await?.map(|t| t.name).unwrap_or_default();
+        let organisation = self.brand(&p.tenant).await?.organisation;
         let cfg = &self.core.cfg;
         let expires = sealpost_audit::rfc3339_micros(p.expires_at);
         let expires = expires.get(..10).unwrap_or(&expires).to_owned();

@@ -26,6 +26,7 @@ use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
 use sealpost_core::Core;
 use sealpost_core::access::{MessageReader, OpenedMessage};
 use sealpost_core::pipeline::Accept;
+use sealpost_core::settings::Settings;
 use sealpost_model::{MessageId, RecipientId, TenantId, now_micros};
 use sealpost_store::{Commit, Op, PortalPickup};
 
@@ -91,9 +92,21 @@ impl Default for PortalLimits {
 /// The portal service.
 pub struct Portal {
     core: Arc<Core>,
+    settings: Arc<Settings>,
     reader: Arc<MessageReader>,
     accept: Arc<Accept>,
     limits: PortalLimits,
+}
+
+/// How a tenant presents itself on the portal.
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    /// The organisation's name.
+    pub organisation: String,
+    /// How to reach it.
+    pub support: Option<String>,
+    /// Accent colour `#rrggbb` (checked for contrast when set).
+    pub accent: Option<String>,
 }
 
 /// Where a pickup stands for its recipient.
@@ -166,19 +179,37 @@ pub struct PortalMessage {
 
 impl Portal {
     /// Builds the service with the limits of `[portal]` in the configuration.
-    pub fn new(core: Arc<Core>, reader: Arc<MessageReader>, accept: Arc<Accept>) -> Arc<Portal> {
+    pub fn new(
+        core: Arc<Core>,
+        settings: Arc<Settings>,
+        reader: Arc<MessageReader>,
+        accept: Arc<Accept>,
+    ) -> Arc<Portal> {
         let limits = PortalLimits::from(&core.cfg.portal);
-        Self::with_limits(core, reader, accept, limits)
+        Self::with_limits(core, settings, reader, accept, limits)
     }
 
     /// Builds the service with `limits`.
     pub fn with_limits(
         core: Arc<Core>,
+        settings: Arc<Settings>,
         reader: Arc<MessageReader>,
         accept: Arc<Accept>,
         limits: PortalLimits,
     ) -> Arc<Portal> {
-        Arc::new(Portal { core, reader, accept, limits })
+        Arc::new(Portal { core, settings, reader, accept, limits })
+    }
+
+    /// How `tenant` presents itself: its brand, the tenant's name where
+    /// the brand sets none.
+    pub async fn brand(&self, tenant: &TenantId) -> Result<Brand, PortalError> {
+        let settings = self.settings.get(tenant).await?;
+        let b = &settings.settings.portal_brand;
+        let organisation = match &b.organisation {
+            Some(o) => o.clone(),
+            None => self.core.store.tenant(tenant).await?.map(|t| t.name).unwrap_or_default(),
+        };
+        Ok(Brand { organisation, support: b.support.clone(), accent: b.accent.clone() })
     }
 
     /// The limits in force.
@@ -209,7 +240,7 @@ impl Portal {
 
     /// What the entry link of a session leads to.
     pub async fn entry(&self, s: &Current) -> Result<EntryInfo, PortalError> {
-        let organisation = self.core.store.tenant(&s.record.tenant).await?.map(|t| t.name).unwrap_or_default();
+        let organisation = self.brand(&s.record.tenant).await?.organisation;
         match self.core.store.pickup(&s.record.entry_hash).await? {
             Some(p) => {
                 Ok(EntryInfo { organisation, expires_at: p.expires_at, state: PickupState::of(&p, now_micros()) })

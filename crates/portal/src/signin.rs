@@ -84,7 +84,7 @@ impl Portal {
         }
         let pickup = self.core.store.pickup(&s.record.entry_hash).await?.ok_or(PortalError::NotFound)?;
         let (_, address) = self.pickup_address(&pickup).await?;
-        let organisation = self.core.store.tenant(&s.record.tenant).await?.map(|t| t.name).unwrap_or_default();
+        let organisation = self.brand(&s.record.tenant).await?.organisation;
         let code = sealpost_crypto::random_digits(6).map_err(|e| PortalError::Unavailable503(e.to_string()))?;
         let expires_at = now + micros(self.limits.code_ttl);
         state.code_hash = Some(self.code_hash(s, &code));

@@ -586,3 +586,47 @@ fn links_sent_before_the_portal_still_work() {
     assert_eq!(message_links(&inbox).len(), 1, "{inbox}");
     assert_eq!(server.sql_scalar("SELECT COUNT(*) FROM portal_pickups WHERE address_hash IS NULL"), 0, "learned");
 }
+
+/// A tenant's brand (organisation, support contact, accent colour) shows
+/// in the notification and on the pages; a colour too light for white
+/// text (WCAG 2.1 AA) is refused, naming the field.
+#[test]
+fn branding_shows_in_notifications_and_pages() {
+    let p = peers();
+    let server = Server::start_with(Backend::Embedded, Opts { extra_toml: toml(&p), ..Opts::default() });
+    let put = |brand: serde_json::Value| {
+        let r = server
+            .http()
+            .put(server.url("/v1/settings"))
+            .bearer_auth(&server.api_key)
+            .json(&json!({ "portal_brand": brand }))
+            .send()
+            .expect("PUT settings");
+        let status = r.status().as_u16();
+        (status, r.json::<serde_json::Value>().unwrap_or_default())
+    };
+    let (st, body) = put(json!({ "accent": "#ffff00" }));
+    assert_eq!(st, 400, "{body}");
+    assert_eq!(body["error"]["field"], "portal_brand.accent", "{body}");
+    let (st, body) =
+        put(json!({ "organisation": "Riverside Clinic", "support": "Call 555-0100", "accent": "#7a1f5c" }));
+    assert_eq!(st, 200, "{body}");
+    let (st, b) = server.post(
+        "/v1/messages",
+        &server.api_key,
+        &json!({ "from": "doctor@clinic.test", "to": ["pat@plain.test"], "subject": "Your results", "text": format!("SSN {SSN}") }),
+    );
+    assert_eq!(st, 202, "{b}");
+    let note = wait_mail(&p.patients, "pat@plain.test", 1, "the notification").remove(0);
+    assert!(note.contains("Riverside Clinic"), "{note}");
+    let mut b = Browser::new(&server);
+    b.get(&link_path(&note));
+    let (_, _, page) = b.get("/portal/");
+    assert!(page.contains("Riverside Clinic") && page.contains("Call 555-0100"), "{page}");
+    assert!(page.contains("href=\"/portal/brand.css\""), "{page}");
+    let (st, _, css) = b.get("/portal/brand.css");
+    assert_eq!(st, 200);
+    assert!(css.contains("--accent: #7a1f5c"), "{css}");
+    let (_, _, css) = Browser::new(&server).get("/portal/brand.css");
+    assert!(css.trim().is_empty(), "no session, no brand: {css}");
+}

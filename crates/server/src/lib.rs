@@ -68,7 +68,7 @@ impl Services {
             identity: Identity::new(core.clone()),
             webhooks: Webhooks::new(core.clone()),
             senders: Arc::new(SendingDomains::new(core.clone())),
-            portal: sealpost_portal::Portal::new(core.clone(), reader.clone(), accept.clone()),
+            portal: sealpost_portal::Portal::new(core.clone(), settings.clone(), reader.clone(), accept.clone()),
             core,
             settings,
             accept,

@@ -51,6 +51,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/portal/signout", post(pages::sign_out))
         .route("/portal/extend", post(pages::extend))
         .route("/portal/static/portal.css", get(pages::stylesheet))
+        .route("/portal/brand.css", get(pages::brand_stylesheet))
         .route("/favicon.ico", get(pages::no_favicon))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(security_headers))

@@ -19,6 +19,7 @@ use crate::{Web, cookie, same_origin};
 /// What the base template shows around every page.
 struct PageCtx {
     organisation: String,
+    support: String,
     signed_in: bool,
     csrf: String,
     session_ends: String,
@@ -29,6 +30,7 @@ impl PageCtx {
     fn anonymous() -> Self {
         PageCtx {
             organisation: String::new(),
+            support: String::new(),
             signed_in: false,
             csrf: String::new(),
             session_ends: String::new(),
@@ -286,9 +288,10 @@ fn forbidden(t: &Texts) -> Response {
 
 impl Web {
     async fn page(&self, s: &Current, main_id: &'static str) -> PageCtx {
-        let organisation = self.portal.entry(s).await.map(|e| e.organisation).unwrap_or_default();
+        let brand = self.portal.brand(&s.record.tenant).await.unwrap_or_default();
         PageCtx {
-            organisation,
+            organisation: brand.organisation,
+            support: brand.support.unwrap_or_default(),
             signed_in: s.signed_in(),
             csrf: self.portal.csrf_token(s),
             // Only a signed-in session has something to keep alive.
@@ -763,4 +766,19 @@ pub(crate) async fn stylesheet() -> Response {
 /// No icon: an empty 404 (browsers ask for one).
 pub(crate) async fn no_favicon() -> Response {
     StatusCode::NOT_FOUND.into_response()
+}
+
+/// `GET /portal/brand.css`: the session's tenant's accent colour (empty
+/// without a session or a colour). A stylesheet of its own, so the CSP
+/// still allows no inline style.
+pub(crate) async fn brand_stylesheet(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+    let mut css = String::new();
+    if let Some(c) = cookie(&headers, SESSION_COOKIE)
+        && let Ok(Some(s)) = web.portal.session(&c).await
+        && let Ok(brand) = web.portal.brand(&s.record.tenant).await
+        && let Some(accent) = brand.accent.filter(|a| sealpost_core::settings::parse_colour(a).is_some())
+    {
+        css = format!(":root {{ --accent: {accent}; }}\n");
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response()
 }
