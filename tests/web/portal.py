@@ -129,12 +129,28 @@ def click_and_wait(driver, css: str, then_css: str):
     """Click `css` (which navigates) and wait for the new page's `then_css`."""
     old = driver.find_element("tag name", "html")
     find(driver, css).click()
-    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def replaced(_driver) -> bool:
+        # The old page's root is gone once the new page loaded. Chromedriver
+        # sometimes says so with an inspector error ("Node with given id
+        # does not belong to the document") instead of a stale-element
+        # error; both mean the navigation happened.
+        try:
+            old.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+
     try:
-        WebDriverWait(driver, TIMEOUT).until(EC.staleness_of(old))
+        WebDriverWait(driver, TIMEOUT).until(replaced)
     except Exception as e:
-        raise CheckFailed(f"clicking {css} did not load a new page") from e
+        raise CheckFailed(f"clicking {css} did not load a new page ({type(e).__name__}: {str(e)[:200]})") from e
     return wait_for(driver, then_css)
 
 
