@@ -9,18 +9,13 @@
 use std::sync::Arc;
 
 use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
-use sealpost_core::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission};
-use sealpost_model::{Category, MessageId, now_micros};
-use sealpost_store::{Op, PortalPickup, Source, StoreError};
+use sealpost_model::now_micros;
+use sealpost_store::{Op, PortalPickup, StoreError};
 
-use crate::{Portal, PortalError, recipient_event};
+use crate::{Portal, PortalError, micros, recipient_event};
 
 /// Reminders sent per round at most (the rest wait for the next round).
 const REMINDERS_PER_ROUND: i64 = 200;
-
-fn micros(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
 
 impl Portal {
     /// Runs reminders and session clean-up every `housekeeping_every`,
@@ -56,7 +51,6 @@ impl Portal {
     async fn remind(&self, p: &PortalPickup) -> Result<(), PortalError> {
         let (_, address) = self.pickup_address(p).await?;
         let organisation = self.brand(&p.tenant).await?.organisation;
-        let cfg = &self.core.cfg;
         let expires = sealpost_audit::rfc3339_micros(p.expires_at);
         let expires = expires.get(..10).unwrap_or(&expires).to_owned();
         let text = format!(
@@ -64,30 +58,8 @@ impl Portal {
              To read it, open the link in the notification we sent you earlier.\r\n\
              This reminder does not contain the message.\r\n"
         );
-        let raw = mail_builder::MessageBuilder::new()
-            .from(cfg.delivery.notice_from.clone())
-            .to(address.clone())
-            .subject("Reminder: you have a secure message")
-            .message_id(format!("{}@{}", MessageId::new(), cfg.hostname))
-            .date(mail_builder::headers::date::Date::now())
-            .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
-            .text_body(text)
-            .write_to_vec()
-            .map_err(|e| PortalError::Unavailable503(e.to_string()))?;
-        let notice = Submission {
-            tenant: p.tenant.clone(),
-            actor: Actor::system(),
-            source: Source::Api,
-            category: Category::Transactional,
-            envelope: EnvelopeMeta {
-                mail_from: None,
-                recipients: vec![RcptMeta { address, kind: RcptKind::To, notify: None, orcpt: None }],
-                notice: true,
-                ..EnvelopeMeta::default()
-            },
-            raw,
-        };
-        let (mut commit, _) = self.accept.seal_submissions(vec![notice]).await?;
+        let subject = "Reminder: you have a secure message";
+        let mut commit = self.notice(&p.tenant, Actor::system(), address, subject, text).await?;
         commit.ops.push(Op::PickupReminded { token_hash: p.token_hash.clone(), at: now_micros() });
         commit.ops.push(recipient_event(p, "portal_reminded"));
         commit.events.push(

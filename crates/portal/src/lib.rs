@@ -25,10 +25,10 @@ use std::time::Duration;
 use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
 use sealpost_core::Core;
 use sealpost_core::access::{MessageReader, OpenedMessage};
-use sealpost_core::pipeline::Accept;
+use sealpost_core::pipeline::{Accept, EnvelopeMeta, RcptKind, RcptMeta, Submission};
 use sealpost_core::settings::Settings;
-use sealpost_model::{MessageId, RecipientId, TenantId, now_micros};
-use sealpost_store::{Commit, Op, PortalPickup};
+use sealpost_model::{Category, MessageId, RecipientId, TenantId, now_micros};
+use sealpost_store::{Commit, Op, PortalPickup, Source};
 
 pub use error::PortalError;
 pub use reply::{Draft, DraftAttachment};
@@ -224,18 +224,46 @@ impl Portal {
     /// The recipient's address of a pickup, from the sealed envelope.
     async fn pickup_address(&self, p: &PortalPickup) -> Result<(OpenedMessage, String), PortalError> {
         let opened = self.reader.load_message(&p.tenant, &p.message, false).await.map_err(PortalError::from_server)?;
-        let index = opened
-            .recipients
-            .iter()
-            .find(|q| q.id == p.recipient)
-            .map(|q| q.rcpt_index)
-            .ok_or(PortalError::NotFound)?;
-        let address = usize::try_from(index)
-            .ok()
-            .and_then(|i| opened.meta.recipients.get(i))
-            .map(|r| r.address.clone())
-            .ok_or(PortalError::NotFound)?;
+        let address = address_in(&opened, &p.recipient)?;
         Ok((opened, address))
+    }
+
+    /// Seals a PHI-free notice Sealpost writes itself (a code, a reminder,
+    /// a resend request) to `to`, as a commit the caller adds its own ops
+    /// to: the notice and the state change it belongs to land together.
+    async fn notice(
+        &self,
+        tenant: &TenantId,
+        actor: Actor,
+        to: String,
+        subject: &str,
+        text: String,
+    ) -> Result<Commit, PortalError> {
+        let cfg = &self.core.cfg;
+        let raw = mail_builder::MessageBuilder::new()
+            .from(cfg.delivery.notice_from.clone())
+            .to(to.clone())
+            .subject(subject)
+            .message_id(format!("{}@{}", MessageId::new(), cfg.hostname))
+            .date(mail_builder::headers::date::Date::now())
+            .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
+            .text_body(text)
+            .write_to_vec()
+            .map_err(|e| PortalError::Unavailable503(e.to_string()))?;
+        let notice = Submission {
+            tenant: tenant.clone(),
+            actor,
+            source: Source::Api,
+            category: Category::Transactional,
+            envelope: EnvelopeMeta {
+                mail_from: None,
+                recipients: vec![RcptMeta { address: to, kind: RcptKind::To, notify: None, orcpt: None }],
+                notice: true,
+                ..EnvelopeMeta::default()
+            },
+            raw,
+        };
+        Ok(self.accept.seal_submissions(vec![notice]).await?.0)
     }
 
     /// What the entry link of a session leads to.
@@ -388,6 +416,21 @@ impl Portal {
     ) -> Result<(), PortalError> {
         self.core.audit(vec![more(self.event(s, action, outcome, p))]).await.map_err(PortalError::from_server)
     }
+}
+
+/// `d` in unix micros, saturating.
+pub(crate) fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// The address of `recipient` in an opened message's sealed envelope.
+pub(crate) fn address_in(opened: &OpenedMessage, recipient: &RecipientId) -> Result<String, PortalError> {
+    let index = opened.recipients.iter().find(|q| q.id == *recipient).map(|q| q.rcpt_index);
+    index
+        .and_then(|i| usize::try_from(i).ok())
+        .and_then(|i| opened.meta.recipients.get(i))
+        .map(|r| r.address.clone())
+        .ok_or(PortalError::NotFound)
 }
 
 /// A per-recipient event with its webhook (R-DL-6, R-PT-4).

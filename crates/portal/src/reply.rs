@@ -120,9 +120,9 @@ impl Portal {
         if draft.body.trim().is_empty() && draft.attachments.is_empty() {
             return Err(PortalError::BadReply("the reply is empty".into()));
         }
-        let (opened, own) = self.pickup_address(&p).await?;
-        let original = self.reader.load_message(&p.tenant, &p.message, true).await?;
-        let h = Headers::of(original.raw.as_deref().unwrap_or_default());
+        let opened = self.reader.load_message(&p.tenant, &p.message, true).await?;
+        let own = crate::address_in(&opened, &p.recipient)?;
+        let h = Headers::of(opened.raw.as_deref().unwrap_or_default());
         let mut to: Vec<String> =
             if h.reply_to.is_empty() { h.from.iter().map(|(_, a)| a.clone()).collect() } else { h.reply_to.clone() };
         if to.is_empty() {

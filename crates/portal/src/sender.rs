@@ -4,9 +4,8 @@
 //! (a PHI-free notice to the sender).
 
 use sealpost_audit::{Action, Actor, DetailValue, NewEvent, Outcome};
-use sealpost_core::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission};
-use sealpost_model::{Category, MessageId, RecipientId, TenantId, now_micros};
-use sealpost_store::{Commit, Op, Source};
+use sealpost_model::{MessageId, RecipientId, TenantId, now_micros};
+use sealpost_store::{Commit, Op};
 
 use crate::{Current, PickupState, Portal, PortalError};
 
@@ -85,7 +84,6 @@ impl Portal {
         let Some(sender) = opened.meta.mail_from.clone().filter(|a| !a.is_empty()) else {
             return Err(PortalError::NotFound);
         };
-        let cfg = &self.core.cfg;
         let text = format!(
             "The recipient {recipient} of your secure message {message} asked you to send it again: \
              on the portal it has expired or was retracted.\r\n\r\n\
@@ -93,30 +91,8 @@ impl Portal {
             recipient = p.recipient,
             message = p.message,
         );
-        let raw = mail_builder::MessageBuilder::new()
-            .from(cfg.delivery.notice_from.clone())
-            .to(sender.clone())
-            .subject(format!("Please resend secure message {}", p.message))
-            .message_id(format!("{}@{}", MessageId::new(), cfg.hostname))
-            .date(mail_builder::headers::date::Date::now())
-            .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
-            .text_body(text)
-            .write_to_vec()
-            .map_err(|e| PortalError::Unavailable503(e.to_string()))?;
-        let notice = Submission {
-            tenant: p.tenant.clone(),
-            actor: s.actor(),
-            source: Source::Api,
-            category: Category::Transactional,
-            envelope: EnvelopeMeta {
-                mail_from: None,
-                recipients: vec![RcptMeta { address: sender, kind: RcptKind::To, notify: None, orcpt: None }],
-                notice: true,
-                ..EnvelopeMeta::default()
-            },
-            raw,
-        };
-        let (mut commit, _) = self.accept.seal_submissions(vec![notice]).await?;
+        let subject = format!("Please resend secure message {}", p.message);
+        let mut commit = self.notice(&p.tenant, s.actor(), sender, &subject, text).await?;
         commit.events.push(
             NewEvent::new(p.tenant.clone(), s.actor(), Action::PortalResendRequested, Outcome::Success)
                 .target(p.message)

@@ -11,7 +11,7 @@ use sealpost_crypto::{constant_time_eq, sha256};
 use sealpost_model::{TenantId, now_micros};
 use sealpost_store::{Commit, Op, PortalSession};
 
-use crate::{Portal, PortalError};
+use crate::{Portal, PortalError, micros};
 
 /// The session cookie's name: `__Host-` binds it to this origin, Secure and Path=/.
 pub const SESSION_COOKIE: &str = "__Host-sealpost_portal";
@@ -46,10 +46,6 @@ impl Current {
     pub(crate) fn require_signed_in(&self) -> Result<(), PortalError> {
         if self.record.signed_in { Ok(()) } else { Err(PortalError::SignInRequired) }
     }
-}
-
-fn micros(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 impl Portal {

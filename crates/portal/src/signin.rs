@@ -8,12 +8,11 @@
 //! so two guesses racing each other both count.
 
 use sealpost_audit::{Action, DetailValue, NewEvent, Outcome};
-use sealpost_core::pipeline::{EnvelopeMeta, RcptKind, RcptMeta, Submission};
-use sealpost_model::{Category, now_micros};
-use sealpost_store::{Commit, Op, PortalRecipient, Source, StoreError};
+use sealpost_model::now_micros;
+use sealpost_store::{Commit, Op, PortalRecipient, StoreError};
 
 use crate::session::NewSession;
-use crate::{Current, Portal, PortalError};
+use crate::{Current, Portal, PortalError, micros};
 
 const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
@@ -23,10 +22,6 @@ const DAY: i64 = 24 * HOUR;
 pub struct CodeSent {
     /// When it stops working, unix micros.
     pub expires_at: i64,
-}
-
-fn micros(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 impl Portal {
@@ -93,24 +88,9 @@ impl Portal {
         state.codes_in_window += 1;
         state.version += 1;
 
-        let cfg = &self.core.cfg;
         let minutes = self.limits.code_ttl.as_secs() / 60;
-        let raw = code_mail(&cfg.delivery.notice_from, &address, &organisation, &code, minutes, lang, &cfg.hostname)
-            .map_err(|e| PortalError::Unavailable503(e.to_string()))?;
-        let notice = Submission {
-            tenant: s.record.tenant.clone(),
-            actor: s.actor(),
-            source: Source::Api,
-            category: Category::Transactional,
-            envelope: EnvelopeMeta {
-                mail_from: None,
-                recipients: vec![RcptMeta { address, kind: RcptKind::To, notify: None, orcpt: None }],
-                notice: true,
-                ..EnvelopeMeta::default()
-            },
-            raw,
-        };
-        let (mut commit, _) = self.accept.seal_submissions(vec![notice]).await?;
+        let (subject, text) = code_mail(&organisation, &code, minutes, lang);
+        let mut commit = self.notice(&s.record.tenant, s.actor(), address, subject, text).await?;
         commit.ops.push(Op::PutPortalRecipient { state, expected_version: version });
         commit.events.push(self.signin_event(s, Action::PortalCodeSent, Outcome::Success, "sent"));
         match self.core.store.commit(commit).await {
@@ -195,19 +175,11 @@ impl Portal {
     }
 }
 
-/// The code mail: the organisation, the code and how long it works. No
-/// PHI: nothing of any message, not even that one exists for this person
-/// beyond what the notification already said.
-fn code_mail(
-    from: &str,
-    to: &str,
-    organisation: &str,
-    code: &str,
-    minutes: u64,
-    lang: &str,
-    hostname: &str,
-) -> std::io::Result<Vec<u8>> {
-    let (subject, text) = if lang == "es" {
+/// The code mail's subject and text: the organisation, the code and how
+/// long it works. No PHI: nothing of any message, not even that one exists
+/// for this person beyond what the notification already said.
+fn code_mail(organisation: &str, code: &str, minutes: u64, lang: &str) -> (&'static str, String) {
+    if lang == "es" {
         (
             "Su código de acceso",
             format!(
@@ -223,14 +195,5 @@ fn code_mail(
                  It expires in {minutes} minutes and works once. If you did not ask for it, ignore this message.\r\n"
             ),
         )
-    };
-    mail_builder::MessageBuilder::new()
-        .from(from.to_owned())
-        .to(to.to_owned())
-        .subject(subject)
-        .message_id(format!("{}@{hostname}", sealpost_model::MessageId::new()))
-        .date(mail_builder::headers::date::Date::now())
-        .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
-        .text_body(text)
-        .write_to_vec()
+    }
 }
